@@ -1,0 +1,165 @@
+//! The [`PolicyStore`] conformance suite, run unchanged against every
+//! backend (memory, file, SSM). Enabled by the `test-util` feature.
+//!
+//! A backend's tests give a fresh, empty store and a [`Seed`] that writes
+//! documents into the same place the store reads, then call [`run_all`].
+
+// Test-support code: a failed expectation is reported by panicking.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use async_trait::async_trait;
+
+use crate::document::Mode;
+use crate::error::Error;
+use crate::policy::{DecisionEffect, Request};
+use crate::store::PolicyStore;
+
+/// Writes raw policy text for a profile where the store under test reads it.
+#[async_trait]
+pub trait Seed: Send + Sync {
+    /// Stores `text` as the policy of `profile`, replacing any previous one.
+    async fn put(&self, profile: &str, text: &str);
+}
+
+/// A valid document allowing `alice` in every mode.
+pub const ALLOW_ALICE: &str = r#"version: "1"
+rules:
+  - name: alice-allowed
+    effect: allow
+    conditions:
+      users: [alice]
+"#;
+
+/// A document denying everyone.
+pub const DENY_ALL: &str = r#"version: "1"
+rules:
+  - name: nobody
+    effect: deny
+    conditions: {}
+"#;
+
+/// A broken document: unknown effect on line 4 and a bad timezone on line 8.
+pub const BROKEN: &str = r#"version: "1"
+rules:
+  - name: broken
+    effect: alow
+    conditions:
+      time:
+        hours: { start: "08:00", end: "18:00" }
+        timezone: Mars/Olympus
+"#;
+
+fn at() -> jiff::Timestamp {
+    "2026-03-02T10:00:00Z".parse().unwrap()
+}
+
+/// Runs every check in order.
+pub async fn run_all(store: &dyn PolicyStore, seed: &dyn Seed) {
+    missing_profile_is_not_found(store).await;
+    invalid_profile_names_are_refused(store).await;
+    get_returns_compiled_policy(store, seed).await;
+    broken_document_is_invalid_with_locations(store, seed).await;
+    put_replaces(store, seed).await;
+    list_is_sorted_and_complete(store, seed).await;
+}
+
+/// A profile without a policy is `NotFound`, naming the profile.
+pub async fn missing_profile_is_not_found(store: &dyn PolicyStore) {
+    match store.get("conformance-missing").await {
+        Err(Error::NotFound { profile, help, .. }) => {
+            assert_eq!(profile, "conformance-missing");
+            assert!(!help.is_empty());
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// Path tricks and empty names never reach the backend.
+pub async fn invalid_profile_names_are_refused(store: &dyn PolicyStore) {
+    for bad in ["", "../secrets", "a/b", "two words", ".hidden"] {
+        match store.get(bad).await {
+            Err(Error::InvalidProfile { .. }) => {}
+            other => panic!("expected InvalidProfile for {bad:?}, got {other:?}"),
+        }
+    }
+}
+
+/// A stored document comes back compiled and evaluates as written.
+pub async fn get_returns_compiled_policy(store: &dyn PolicyStore, seed: &dyn Seed) {
+    seed.put("conf-dev", ALLOW_ALICE).await;
+    let policy = store.get("conf-dev").await.expect("get conf-dev");
+    assert_eq!(policy.rule_count(), 1);
+    let d = policy.evaluate(&Request::new("alice", "conf-dev", Mode::Cli, at()));
+    assert_eq!(d.effect, DecisionEffect::Allow);
+    assert_eq!(d.rule.as_deref(), Some("alice-allowed"));
+    let d = policy.evaluate(&Request::new("bob", "conf-dev", Mode::Cli, at()));
+    assert_eq!(d.effect, DecisionEffect::Deny);
+    assert!(d.rule.is_none());
+    assert!(
+        policy.origin().contains("conf-dev"),
+        "origin {:?} should name the profile's document",
+        policy.origin()
+    );
+}
+
+/// A broken document is `Invalid`, with every problem and its line.
+pub async fn broken_document_is_invalid_with_locations(store: &dyn PolicyStore, seed: &dyn Seed) {
+    seed.put("conf-broken", BROKEN).await;
+    match store.get("conf-broken").await {
+        Err(Error::Invalid { origin, problems }) => {
+            assert!(origin.contains("conf-broken"), "origin {origin:?}");
+            let lines: Vec<_> = problems
+                .iter()
+                .map(|p| (p.path.as_str(), p.location.map(|l| l.line)))
+                .collect();
+            assert!(
+                lines.contains(&("rules[0].effect", Some(4))),
+                "problems: {problems:#?}"
+            );
+            assert!(
+                lines.contains(&("rules[0].conditions.time.timezone", Some(8))),
+                "problems: {problems:#?}"
+            );
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+/// Writing again replaces the document (the store itself does not cache).
+pub async fn put_replaces(store: &dyn PolicyStore, seed: &dyn Seed) {
+    seed.put("conf-swap", ALLOW_ALICE).await;
+    let d = store
+        .get("conf-swap")
+        .await
+        .unwrap()
+        .evaluate(&Request::new("alice", "conf-swap", Mode::Cli, at()));
+    assert!(d.is_allowed());
+    seed.put("conf-swap", DENY_ALL).await;
+    let d = store
+        .get("conf-swap")
+        .await
+        .unwrap()
+        .evaluate(&Request::new("alice", "conf-swap", Mode::Cli, at()));
+    assert_eq!(d.effect, DecisionEffect::Deny);
+    assert_eq!(d.rule.as_deref(), Some("nobody"));
+}
+
+/// `list` returns every profile, sorted, across backend pages.
+pub async fn list_is_sorted_and_complete(store: &dyn PolicyStore, seed: &dyn Seed) {
+    // More than one page of GetParametersByPath (10 per page).
+    let mut expected: Vec<String> = (0..23).map(|i| format!("conf-list-{i:02}")).collect();
+    for name in expected.iter().rev() {
+        seed.put(name, ALLOW_ALICE).await;
+    }
+    let listed = store.list().await.expect("list");
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(listed, sorted, "list must be sorted without duplicates");
+    for name in ["conf-dev", "conf-broken", "conf-swap"] {
+        expected.push(name.to_owned());
+    }
+    for name in &expected {
+        assert!(listed.contains(name), "{name} missing from {listed:?}");
+    }
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod document;
+mod error;
+mod parse;
+mod policy;
+mod schema;
+pub mod store;
+mod types;
+mod validate;
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+
+pub use document::{
+    ApprovalRule, ApprovalSection, AutoApprove, BreakGlassRule, BreakGlassSection, Conditions,
+    Effect, HourRange, Mode, PolicyDocument, ProfileConfig, RateLimitRule, RateLimitSection,
+    ReasonCode, Rule, TimeWindow, Weekday,
+};
+pub use error::{Error, Location, Problem, Problems, Result};
+pub use parse::MAX_DOCUMENT_BYTES;
+pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
+pub use schema::json_schema;
+pub use store::{Cached, DynPolicyStore, MemoryPolicyStore, PolicyStore, check_profile_name};
+#[cfg(feature = "file")]
+pub use store::FilePolicyStore;
+#[cfg(feature = "ssm")]
+pub use store::{DEFAULT_SSM_ROOT, SsmPolicyStore};
+pub use types::{
+    ClockTime, ClockTimeError, DurationError, PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION,
+    TimeZoneError, TimeZoneName, Version,
+};
+pub use validate::{MAX_APPROVAL_DURATION, MAX_BREAKGLASS_DURATION, MAX_NAME_LEN};
+
+/// Re-exported so callers can build [`Request`] times without naming jiff.
+pub use jiff::Timestamp;

@@ -1,0 +1,502 @@
+//! Compiled policies and their evaluation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap;
+
+use crate::document::{Effect, HourRange, Mode, PolicyDocument, ProfileConfig, Weekday};
+use crate::error::{Error, Problem, Result};
+use crate::parse::{Collector, parse_document};
+use crate::validate::validate_document;
+
+/// A rule listing more (profile × user) pairs than this is indexed by
+/// profile only and checks its users on evaluation.
+const MAX_PAIRS_PER_RULE: usize = 4096;
+
+/// A request for credentials, as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Request<'a> {
+    /// Policy username of the caller (derived from a trusted identity).
+    pub user: &'a str,
+    /// The AWS profile asked for.
+    pub profile: &'a str,
+    /// How the credentials are requested.
+    pub mode: Mode,
+    /// Whether server-session tracking is on (server mode only).
+    pub session_tracking: bool,
+    /// When the request is made.
+    pub time: Timestamp,
+}
+
+impl<'a> Request<'a> {
+    /// A request without session tracking.
+    pub fn new(user: &'a str, profile: &'a str, mode: Mode, time: Timestamp) -> Self {
+        Self {
+            user,
+            profile,
+            mode,
+            session_tracking: false,
+            time,
+        }
+    }
+
+    /// The same request with session tracking on or off.
+    #[must_use]
+    pub fn with_session_tracking(mut self, on: bool) -> Self {
+        self.session_tracking = on;
+        self
+    }
+}
+
+/// What the policy decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionEffect {
+    /// Issue credentials.
+    Allow,
+    /// Refuse.
+    Deny,
+    /// Issue credentials only with an approved request or active break-glass.
+    RequireApproval,
+}
+
+impl DecisionEffect {
+    /// Lowercase name, as logged.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DecisionEffect::Allow => "allow",
+            DecisionEffect::Deny => "deny",
+            DecisionEffect::RequireApproval => "require_approval",
+        }
+    }
+}
+
+impl fmt::Display for DecisionEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of evaluating a [`Request`]: a value, never an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Decision {
+    /// Allow, deny or require approval.
+    pub effect: DecisionEffect,
+    /// Name of the rule that decided; `None` when no rule matched (default deny).
+    pub rule: Option<Arc<str>>,
+    /// Position of that rule in `rules` (0-based).
+    pub rule_index: Option<usize>,
+    /// The effect written in that rule.
+    pub rule_effect: Option<Effect>,
+    /// Why, in words a user can act on.
+    pub reason: Arc<str>,
+    /// The matched rule requires server mode (`require_server` or `require_server_session`).
+    pub requires_server: bool,
+    /// The matched rule requires server mode with session tracking.
+    pub requires_server_session: bool,
+    /// Longest credential lifetime in server mode, from the matched rule.
+    pub max_server_duration: Option<Duration>,
+    /// Session table named by the matched rule.
+    pub session_table: Option<Arc<str>>,
+}
+
+impl Decision {
+    /// Whether credentials may be issued without any override.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == DecisionEffect::Allow
+    }
+
+    /// Whether an approved access request can turn this decision into an allow.
+    pub fn approval_can_override(&self) -> bool {
+        self.effect == DecisionEffect::RequireApproval
+    }
+
+    /// Whether an active break-glass event (that the break-glass rules
+    /// permit) can turn this decision into an allow. Never for a failed
+    /// `require_server`/`require_server_session` rule.
+    pub fn breakglass_can_override(&self) -> bool {
+        match self.effect {
+            DecisionEffect::Allow => false,
+            DecisionEffect::RequireApproval => true,
+            DecisionEffect::Deny => !self.requires_server,
+        }
+    }
+
+    fn default_deny() -> Self {
+        Decision {
+            effect: DecisionEffect::Deny,
+            rule: None,
+            rule_index: None,
+            rule_effect: None,
+            reason: Arc::clone(&DEFAULT_DENY),
+            requires_server: false,
+            requires_server_session: false,
+            max_server_duration: None,
+            session_table: None,
+        }
+    }
+}
+
+static DEFAULT_DENY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| {
+    Arc::from("no policy rule matched this user, profile, mode and time; access is denied by default")
+});
+
+#[derive(Debug)]
+struct CompiledTime {
+    tz: TimeZone,
+    days: u8,
+    hours: Option<HourRange>,
+}
+
+impl CompiledTime {
+    fn contains(&self, t: Timestamp) -> bool {
+        let local = self.tz.to_datetime(t);
+        if self.days != 0 && self.days & Weekday::from_jiff(local.weekday()).bit() == 0 {
+            return false;
+        }
+        match &self.hours {
+            Some(h) => {
+                let minute = u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
+                    .unwrap_or(0);
+                h.contains(minute)
+            }
+            None => true,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    name: Arc<str>,
+    effect: Effect,
+    modes: u8,
+    time: Option<CompiledTime>,
+    /// Users still to check (sorted ids) when the index could not.
+    users: Option<Vec<u32>>,
+    reason: Arc<str>,
+    unmet_reason: Arc<str>,
+    max_server_duration: Option<Duration>,
+    session_table: Option<Arc<str>>,
+}
+
+/// A validated policy compiled into an index for fast evaluation.
+///
+/// Evaluation cost depends on the rules that could apply to the request's
+/// profile and user, not on the size of the policy.
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    origin: Arc<str>,
+    document: PolicyDocument,
+    rules: Vec<CompiledRule>,
+    profile_ids: FxHashMap<Box<str>, u32>,
+    user_ids: FxHashMap<Box<str>, u32>,
+    any: Vec<u32>,
+    by_profile: Vec<Vec<u32>>,
+    by_user: Vec<Vec<u32>>,
+    by_pair: FxHashMap<(u32, u32), Vec<u32>>,
+}
+
+impl PolicyDocument {
+    /// Parses YAML or JSON text and validates it, returning every problem
+    /// with its line and column. `origin` names the source in messages
+    /// (a file path, `ssm:/sentinel/policies/prod`, …).
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        parse_document(text).map_err(|problems| Error::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+
+    /// Validates a document built in code. Problems carry paths but no
+    /// locations.
+    pub fn validate(&self) -> std::result::Result<(), Vec<Problem>> {
+        let mut c = Collector::new(None);
+        validate_document(self, &mut c);
+        if c.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(c.problems)
+        }
+    }
+
+    /// Writes the document as YAML-compatible JSON (pretty-printed).
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+impl CompiledPolicy {
+    /// Parses, validates and compiles policy text in one step.
+    ///
+    /// ```
+    /// use sentinel_policy::{CompiledPolicy, Mode, Request};
+    /// let policy = CompiledPolicy::parse(
+    ///     "version: '1'\nrules:\n  - name: all\n    effect: allow\n",
+    ///     "inline",
+    /// )?;
+    /// let now = jiff::Timestamp::now();
+    /// assert!(policy.evaluate(&Request::new("alice", "dev", Mode::Cli, now)).is_allowed());
+    /// # Ok::<(), sentinel_policy::Error>(())
+    /// ```
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let doc = PolicyDocument::parse(text, origin)?;
+        Ok(Self::compile_valid(doc, origin))
+    }
+
+    /// Validates and compiles a document.
+    pub fn new(document: PolicyDocument, origin: &str) -> Result<Self> {
+        document
+            .validate()
+            .map_err(|problems| Error::Invalid {
+                origin: origin.to_owned(),
+                problems,
+            })?;
+        Ok(Self::compile_valid(document, origin))
+    }
+
+    /// Where the policy came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The document the policy was compiled from.
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    /// The `profiles` entry for a profile, if the policy has one.
+    pub fn profile(&self, name: &str) -> Option<&ProfileConfig> {
+        self.document.profiles.get(name)
+    }
+
+    fn compile_valid(document: PolicyDocument, origin: &str) -> Self {
+        let mut this = CompiledPolicy {
+            origin: Arc::from(origin),
+            rules: Vec::with_capacity(document.rules.len()),
+            profile_ids: FxHashMap::default(),
+            user_ids: FxHashMap::default(),
+            any: Vec::new(),
+            by_profile: Vec::new(),
+            by_user: Vec::new(),
+            by_pair: FxHashMap::default(),
+            document: PolicyDocument {
+                version: document.version,
+                rules: Vec::new(),
+                approvals: None,
+                breakglass: None,
+                rate_limits: None,
+                profiles: Default::default(),
+            },
+        };
+        for (i, rule) in document.rules.iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            let c = &rule.conditions;
+            let pids: Vec<u32> = dedup(c.profiles.iter().map(|p| intern(&mut this.profile_ids, p)));
+            let uids: Vec<u32> = dedup(c.users.iter().map(|u| intern(&mut this.user_ids, u)));
+            let mut residual_users = None;
+            match (pids.is_empty(), uids.is_empty()) {
+                (true, true) => this.any.push(idx),
+                (false, true) => {
+                    for &p in &pids {
+                        push_at(&mut this.by_profile, p, idx);
+                    }
+                }
+                (true, false) => {
+                    for &u in &uids {
+                        push_at(&mut this.by_user, u, idx);
+                    }
+                }
+                (false, false) if pids.len() * uids.len() > MAX_PAIRS_PER_RULE => {
+                    for &p in &pids {
+                        push_at(&mut this.by_profile, p, idx);
+                    }
+                    residual_users = Some(uids.clone());
+                }
+                (false, false) => {
+                    for &p in &pids {
+                        for &u in &uids {
+                            this.by_pair.entry((p, u)).or_default().push(idx);
+                        }
+                    }
+                }
+            }
+            let modes = c.mode.iter().fold(0u8, |m, mode| m | mode.bit());
+            let time = c.time.as_ref().map(|w| CompiledTime {
+                tz: w
+                    .timezone
+                    .as_ref()
+                    .map_or(TimeZone::UTC, |t| t.time_zone().clone()),
+                days: w.days.iter().fold(0u8, |m, d| m | d.bit()),
+                hours: w.hours,
+            });
+            let name: Arc<str> = Arc::from(rule.name.as_str());
+            let reason: Arc<str> = match &rule.reason {
+                Some(r) if !r.trim().is_empty() => Arc::from(r.as_str()),
+                _ => Arc::from(default_reason(&rule.name, rule.effect)),
+            };
+            let unmet_reason: Arc<str> = match rule.effect {
+                Effect::RequireServer => Arc::from(format!(
+                    "rule \"{}\" allows this profile only in server mode; use `sentinel exec --server`",
+                    rule.name
+                )),
+                Effect::RequireServerSession => Arc::from(format!(
+                    "rule \"{}\" allows this profile only in server mode with session tracking; use `sentinel exec --server --session-table <table>`",
+                    rule.name
+                )),
+                _ => Arc::clone(&reason),
+            };
+            this.rules.push(CompiledRule {
+                name,
+                effect: rule.effect,
+                modes,
+                time,
+                users: residual_users,
+                reason,
+                unmet_reason,
+                max_server_duration: rule.max_server_duration.map(|d| d.get()),
+                session_table: rule.session_table.as_deref().map(Arc::from),
+            });
+        }
+        this.document = document;
+        this
+    }
+
+    /// Decides a request: the first rule whose conditions all hold decides;
+    /// no match denies. Never panics, never fails open.
+    pub fn evaluate(&self, req: &Request<'_>) -> Decision {
+        let pid = self.profile_ids.get(req.profile).copied();
+        let uid = self.user_ids.get(req.user).copied();
+        let empty: &[u32] = &[];
+        let mut lists: [&[u32]; 4] = [
+            &self.any,
+            pid.and_then(|p| self.by_profile.get(p as usize))
+                .map_or(empty, Vec::as_slice),
+            uid.and_then(|u| self.by_user.get(u as usize))
+                .map_or(empty, Vec::as_slice),
+            match (pid, uid) {
+                (Some(p), Some(u)) => self.by_pair.get(&(p, u)).map_or(empty, Vec::as_slice),
+                _ => empty,
+            },
+        ];
+        loop {
+            // The next candidate in rule order across the four lists.
+            let mut best: Option<(usize, u32)> = None;
+            for (li, list) in lists.iter().enumerate() {
+                if let Some(&head) = list.first()
+                    && best.is_none_or(|(_, b)| head < b)
+                {
+                    best = Some((li, head));
+                }
+            }
+            let Some((li, idx)) = best else {
+                return Decision::default_deny();
+            };
+            lists[li] = &lists[li][1..];
+            let Some(rule) = self.rules.get(idx as usize) else {
+                return Decision::default_deny();
+            };
+            if rule.matches(req, uid) {
+                return rule.decide(idx as usize, req);
+            }
+        }
+    }
+
+    /// Number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+impl CompiledRule {
+    fn matches(&self, req: &Request<'_>, uid: Option<u32>) -> bool {
+        if self.modes != 0 && self.modes & req.mode.bit() == 0 {
+            return false;
+        }
+        if let Some(users) = &self.users {
+            match uid {
+                Some(u) if users.binary_search(&u).is_ok() => {}
+                _ => return false,
+            }
+        }
+        match &self.time {
+            Some(t) => t.contains(req.time),
+            None => true,
+        }
+    }
+
+    fn decide(&self, index: usize, req: &Request<'_>) -> Decision {
+        let (effect, met) = match self.effect {
+            Effect::Allow => (DecisionEffect::Allow, true),
+            Effect::Deny => (DecisionEffect::Deny, true),
+            Effect::RequireApproval => (DecisionEffect::RequireApproval, true),
+            Effect::RequireServer => {
+                if req.mode == Mode::Server {
+                    (DecisionEffect::Allow, true)
+                } else {
+                    (DecisionEffect::Deny, false)
+                }
+            }
+            Effect::RequireServerSession => {
+                if req.mode == Mode::Server && req.session_tracking {
+                    (DecisionEffect::Allow, true)
+                } else {
+                    (DecisionEffect::Deny, false)
+                }
+            }
+        };
+        Decision {
+            effect,
+            rule: Some(Arc::clone(&self.name)),
+            rule_index: Some(index),
+            rule_effect: Some(self.effect),
+            reason: Arc::clone(if met { &self.reason } else { &self.unmet_reason }),
+            requires_server: matches!(
+                self.effect,
+                Effect::RequireServer | Effect::RequireServerSession
+            ),
+            requires_server_session: self.effect == Effect::RequireServerSession,
+            max_server_duration: self.max_server_duration,
+            session_table: self.session_table.clone(),
+        }
+    }
+}
+
+fn default_reason(name: &str, effect: Effect) -> String {
+    match effect {
+        Effect::Allow => format!("allowed by rule \"{name}\""),
+        Effect::Deny => format!("denied by rule \"{name}\""),
+        Effect::RequireApproval => format!(
+            "rule \"{name}\" requires an approved access request; ask with `sentinel request`"
+        ),
+        Effect::RequireServer => format!("allowed in server mode by rule \"{name}\""),
+        Effect::RequireServerSession => {
+            format!("allowed in server mode with session tracking by rule \"{name}\"")
+        }
+    }
+}
+
+fn intern(ids: &mut FxHashMap<Box<str>, u32>, name: &str) -> u32 {
+    let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    *ids.entry(Box::from(name)).or_insert(next)
+}
+
+fn dedup(it: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = it.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn push_at(lists: &mut Vec<Vec<u32>>, at: u32, idx: u32) {
+    let at = at as usize;
+    if lists.len() <= at {
+        lists.resize_with(at + 1, Vec::new);
+    }
+    lists[at].push(idx);
+}
