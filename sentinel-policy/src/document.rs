@@ -22,7 +22,10 @@ use crate::types::{ClockTime, PolicyDuration, TimeZoneName, Version};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "Sentinel policy", description = "Who may get which AWS role, when and through which channel. Rules are tried in order; the first rule whose conditions all hold decides; no match denies.")]
+#[schemars(
+    title = "Sentinel policy",
+    description = "Who may get which AWS role, when and through which channel. Rules are tried in order; the first rule whose conditions all hold decides; no match denies."
+)]
 pub struct PolicyDocument {
     /// Format version; always `"1"`.
     pub version: Version,

@@ -23,9 +23,9 @@ pub use error::{Error, Location, Problem, Problems, Result};
 pub use parse::MAX_DOCUMENT_BYTES;
 pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
 pub use schema::json_schema;
-pub use store::{Cached, DynPolicyStore, MemoryPolicyStore, PolicyStore, check_profile_name};
 #[cfg(feature = "file")]
 pub use store::FilePolicyStore;
+pub use store::{Cached, DynPolicyStore, MemoryPolicyStore, PolicyStore, check_profile_name};
 #[cfg(feature = "ssm")]
 pub use store::{DEFAULT_SSM_ROOT, SsmPolicyStore};
 pub use types::{

@@ -176,7 +176,13 @@ fn convert(node: MarkedYamlOwned, depth: usize) -> Result<(Value, Node), Problem
         );
     }
     match node.data {
-        YamlDataOwned::Value(s) => Ok((scalar(s), Node { loc, kind: Kind::Scalar })),
+        YamlDataOwned::Value(s) => Ok((
+            scalar(s),
+            Node {
+                loc,
+                kind: Kind::Scalar,
+            },
+        )),
         YamlDataOwned::Representation(s, _, _) => Ok((
             Value::String(s),
             Node {
@@ -476,7 +482,14 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
         profiles: profiles.as_ref().ok().and_then(Option::as_ref),
     };
     validate(&parts, &mut c);
-    match (version, rules_ok, approvals, breakglass, rate_limits, profiles) {
+    match (
+        version,
+        rules_ok,
+        approvals,
+        breakglass,
+        rate_limits,
+        profiles,
+    ) {
         (Some(version), true, Ok(approvals), Ok(breakglass), Ok(rate_limits), Ok(profiles))
             if c.problems.is_empty() =>
         {

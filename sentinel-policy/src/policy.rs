@@ -144,7 +144,9 @@ impl Decision {
 }
 
 static DEFAULT_DENY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| {
-    Arc::from("no policy rule matched this user, profile, mode and time; access is denied by default")
+    Arc::from(
+        "no policy rule matched this user, profile, mode and time; access is denied by default",
+    )
 });
 
 #[derive(Debug)]
@@ -162,8 +164,9 @@ impl CompiledTime {
         }
         match &self.hours {
             Some(h) => {
-                let minute = u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
-                    .unwrap_or(0);
+                let minute =
+                    u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
+                        .unwrap_or(0);
                 h.contains(minute)
             }
             None => true,
@@ -251,12 +254,10 @@ impl CompiledPolicy {
 
     /// Validates and compiles a document.
     pub fn new(document: PolicyDocument, origin: &str) -> Result<Self> {
-        document
-            .validate()
-            .map_err(|problems| Error::Invalid {
-                origin: origin.to_owned(),
-                problems,
-            })?;
+        document.validate().map_err(|problems| Error::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })?;
         Ok(Self::compile_valid(document, origin))
     }
 
@@ -455,7 +456,11 @@ impl CompiledRule {
             rule: Some(Arc::clone(&self.name)),
             rule_index: Some(index),
             rule_effect: Some(self.effect),
-            reason: Arc::clone(if met { &self.reason } else { &self.unmet_reason }),
+            reason: Arc::clone(if met {
+                &self.reason
+            } else {
+                &self.unmet_reason
+            }),
             requires_server: matches!(
                 self.effect,
                 Effect::RequireServer | Effect::RequireServerSession

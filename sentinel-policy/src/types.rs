@@ -207,7 +207,9 @@ impl fmt::Display for ClockTime {
 
 /// Why a clock time was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid time \"{0}\": expected HH:MM in 24-hour form, from 00:00 to 23:59, e.g. \"08:00\"")]
+#[error(
+    "invalid time \"{0}\": expected HH:MM in 24-hour form, from 00:00 to 23:59, e.g. \"08:00\""
+)]
 pub struct ClockTimeError(String);
 
 impl FromStr for ClockTime {

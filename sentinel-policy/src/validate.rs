@@ -61,7 +61,8 @@ impl Names {
                     .help(format!("{first} already uses it; names must be unique")),
             );
         } else {
-            self.seen.insert(name.to_owned(), path_string(&path[..path.len() - 1]));
+            self.seen
+                .insert(name.to_owned(), path_string(&path[..path.len() - 1]));
         }
     }
 }
@@ -78,8 +79,11 @@ fn check_name(c: &mut Collector<'_>, path: &[Seg], what: &str, name: &str) {
         c.push(
             path,
             false,
-            Problem::new("", format!("{what} name {name:?} contains control characters"))
-                .help("use printable characters only"),
+            Problem::new(
+                "",
+                format!("{what} name {name:?} contains control characters"),
+            )
+            .help("use printable characters only"),
         );
     }
 }
@@ -91,8 +95,9 @@ fn check_list(c: &mut Collector<'_>, path: &[Seg], what: &str, items: &[String])
             c.push(
                 &p,
                 false,
-                Problem::new("", format!("empty {what} name"))
-                    .help(format!("remove it, or leave the list out to match any {what}")),
+                Problem::new("", format!("empty {what} name")).help(format!(
+                    "remove it, or leave the list out to match any {what}"
+                )),
             );
         } else if item.trim() != item {
             c.push(
@@ -169,8 +174,7 @@ fn check_window(c: &mut Collector<'_>, path: Path, w: &TimeWindow) {
 
 fn is_table_name(s: &str) -> bool {
     (3..=255).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
@@ -248,8 +252,11 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         c.push(
             &[Seg::Key("rules".into())],
             false,
-            Problem::new("", "the policy has no rules, so it would deny every request")
-                .help("add at least one rule under `rules:`"),
+            Problem::new(
+                "",
+                "the policy has no rules, so it would deny every request",
+            )
+            .help("add at least one rule under `rules:`"),
         );
     }
     let mut names = Names::new();
@@ -257,7 +264,12 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         let base = vec![Seg::Key("rules".into()), Seg::Index(*i)];
         names.check(c, "rule", key(&base, "name"), &rule.name);
         let cond = key(&base, "conditions");
-        check_list(c, &key(&cond, "profiles"), "profile", &rule.conditions.profiles);
+        check_list(
+            c,
+            &key(&cond, "profiles"),
+            "profile",
+            &rule.conditions.profiles,
+        );
         check_list(c, &key(&cond, "users"), "user", &rule.conditions.users);
         if let Some(w) = &rule.conditions.time {
             check_window(c, key(&cond, "time"), w);
@@ -304,8 +316,11 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
                 c.push(
                     &key(&p, "approvers"),
                     false,
-                    Problem::new("", "no approvers and no auto_approve, so no request could ever be approved")
-                        .help("list at least one approver"),
+                    Problem::new(
+                        "",
+                        "no approvers and no auto_approve, so no request could ever be approved",
+                    )
+                    .help("list at least one approver"),
                 );
             }
             check_range(
@@ -405,7 +420,14 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
                 );
             }
             let year = Duration::from_secs(366 * 86400);
-            check_range(c, key(&p, "cooldown"), rule.cooldown, Duration::ZERO, year, "cooldown");
+            check_range(
+                c,
+                key(&p, "cooldown"),
+                rule.cooldown,
+                Duration::ZERO,
+                year,
+                "cooldown",
+            );
             check_range(
                 c,
                 key(&p, "quota_window"),
@@ -427,8 +449,11 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             c.push(
                 &key(&p, "role_arn"),
                 false,
-                Problem::new("", format!("\"{}\" is not an IAM role ARN", profile.role_arn))
-                    .help("write it as arn:aws:iam::123456789012:role/role-name"),
+                Problem::new(
+                    "",
+                    format!("\"{}\" is not an IAM role ARN", profile.role_arn),
+                )
+                .help("write it as arn:aws:iam::123456789012:role/role-name"),
             );
         }
         if let Some(region) = &profile.region

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use sentinel_policy::{
-    ClockTime, CompiledPolicy, Conditions, DecisionEffect, Effect, HourRange, Mode,
-    PolicyDocument, Request, Rule, TimeWindow, TimeZoneName, Timestamp, Version, Weekday,
+    ClockTime, CompiledPolicy, Conditions, DecisionEffect, Effect, HourRange, Mode, PolicyDocument,
+    Request, Rule, TimeWindow, TimeZoneName, Timestamp, Version, Weekday,
 };
 
 const PROFILES: [&str; 5] = ["dev", "staging", "prod", "audit", "sandbox"];
@@ -59,7 +59,11 @@ fn naive(doc: &PolicyDocument, req: &Request<'_>) -> (DecisionEffect, Option<usi
             if let Some(h) = &w.hours {
                 let m = local.hour() as u16 * 60 + local.minute() as u16;
                 let (s, e) = (h.start.minutes(), h.end.minutes());
-                let inside = if s < e { s <= m && m < e } else { m >= s || m < e };
+                let inside = if s < e {
+                    s <= m && m < e
+                } else {
+                    m >= s || m < e
+                };
                 if !inside {
                     continue;
                 }
@@ -89,11 +93,12 @@ fn names(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
 }
 
 fn window() -> impl Strategy<Value = Option<TimeWindow>> {
-    let hours = (0u8..24, 0u8..4, 0u8..24, 0u8..4).prop_filter_map("empty window", |(sh, sq, eh, eq)| {
-        let start = ClockTime::new(sh, sq * 15)?;
-        let end = ClockTime::new(eh, eq * 15)?;
-        (start != end).then_some(HourRange { start, end })
-    });
+    let hours =
+        (0u8..24, 0u8..4, 0u8..24, 0u8..4).prop_filter_map("empty window", |(sh, sq, eh, eq)| {
+            let start = ClockTime::new(sh, sq * 15)?;
+            let end = ClockTime::new(eh, eq * 15)?;
+            (start != end).then_some(HourRange { start, end })
+        });
     prop_oneof![
         2 => Just(None),
         3 => (

@@ -81,9 +81,7 @@ impl FilePolicyStore {
             .map_err(|e| self.io_error(profile, path, e))?;
         String::from_utf8(bytes).map_err(|_| Error::Invalid {
             origin: path.display().to_string(),
-            problems: vec![
-                Problem::new("", "the file is not UTF-8 text").help("save it as UTF-8"),
-            ],
+            problems: vec![Problem::new("", "the file is not UTF-8 text").help("save it as UTF-8")],
         })
     }
 

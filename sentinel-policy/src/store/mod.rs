@@ -112,7 +112,15 @@ mod tests {
         for ok in ["prod", "dev-eu.1", "a_b", "X"] {
             assert!(check_profile_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "../etc/passwd", "a/b", ".hidden", "a b", "é", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "../etc/passwd",
+            "a/b",
+            ".hidden",
+            "a b",
+            "é",
+            &"x".repeat(129),
+        ] {
             assert!(
                 matches!(check_profile_name(bad), Err(Error::InvalidProfile { .. })),
                 "{bad}"

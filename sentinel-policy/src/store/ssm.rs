@@ -79,7 +79,9 @@ impl SsmPolicyStore {
             }
             "ThrottlingException" => Error::backend(
                 "ssm",
-                format!("SSM is throttling {action} on {name}; retry shortly or cache policies longer"),
+                format!(
+                    "SSM is throttling {action} on {name}; retry shortly or cache policies longer"
+                ),
             ),
             _ => Error::backend(
                 "ssm",

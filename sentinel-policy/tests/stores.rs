@@ -1,0 +1,440 @@
+//! Every PolicyStore backend runs the same conformance suite; backend
+//! specifics (file layouts, SSM errors, the cache) are tested here too.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ssm::types::ParameterType;
+use sentinel_policy::conformance::{self, Seed};
+use sentinel_policy::{
+    Cached, CompiledPolicy, Error, FilePolicyStore, MemoryPolicyStore, Mode, PolicyStore, Request,
+    SsmPolicyStore,
+};
+
+#[derive(Debug)]
+struct MemorySeed(MemoryPolicyStore);
+
+#[async_trait]
+impl Seed for MemorySeed {
+    async fn put(&self, profile: &str, text: &str) {
+        self.0.put_text(profile, text);
+    }
+}
+
+#[tokio::test]
+async fn memory_conforms() {
+    let store = MemoryPolicyStore::new();
+    conformance::run_all(&store, &MemorySeed(store.clone())).await;
+}
+
+#[derive(Debug)]
+struct DirSeed(std::path::PathBuf);
+
+#[async_trait]
+impl Seed for DirSeed {
+    async fn put(&self, profile: &str, text: &str) {
+        tokio::fs::write(self.0.join(format!("{profile}.yaml")), text)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn file_directory_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilePolicyStore::new(dir.path());
+    conformance::run_all(&store, &DirSeed(dir.path().to_owned())).await;
+}
+
+#[tokio::test]
+async fn file_directory_layout_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilePolicyStore::new(dir.path());
+    std::fs::write(
+        dir.path().join("dev.json"),
+        r#"{"version":"1","rules":[{"name":"a","effect":"allow"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("README.md"), "not a policy").unwrap();
+    assert_eq!(store.get("dev").await.unwrap().rule_count(), 1);
+    // Two files for one profile is ambiguous and refused.
+    std::fs::write(dir.path().join("dev.yaml"), conformance::DENY_ALL).unwrap();
+    match store.get("dev").await {
+        Err(Error::Invalid { problems, .. }) => {
+            assert!(problems[0].message.contains("more than one policy file"))
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(store.list().await.unwrap(), vec!["dev".to_owned()]);
+    // A missing directory is NotFound with a hint, not a crash.
+    let gone = FilePolicyStore::new(dir.path().join("nope"));
+    match gone.get("dev").await {
+        Err(Error::NotFound { profile, help, .. }) => {
+            assert_eq!(profile, "dev");
+            assert!(help.contains("does not exist"), "{help}");
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn single_file_governs_every_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, include_str!("../examples/policies/prod.yaml")).unwrap();
+    let store = FilePolicyStore::new(&path);
+    let policy = store.get("prod").await.unwrap();
+    assert_eq!(policy.origin(), path.display().to_string());
+    let other = store.get("anything-else").await.unwrap();
+    let d = other.evaluate(&Request::new(
+        "alice",
+        "anything-else",
+        Mode::Cli,
+        "2026-03-02T15:00:00Z".parse().unwrap(),
+    ));
+    assert!(!d.is_allowed(), "not named by any rule: default deny");
+    assert_eq!(
+        store.list().await.unwrap(),
+        vec!["prod".to_owned(), "prod-readonly".to_owned()]
+    );
+    // A broken file is Invalid with the file's path and line numbers.
+    std::fs::write(&path, conformance::BROKEN).unwrap();
+    match store.get("prod").await {
+        Err(e @ Error::Invalid { .. }) => {
+            let listing = e.problems().unwrap().to_string();
+            assert!(
+                listing.contains(&format!("{}:4:13: rules[0].effect", path.display())),
+                "{listing}"
+            );
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+// ---- SSM against the emulator ----
+
+#[derive(Debug)]
+struct SsmSeed {
+    client: aws_sdk_ssm::Client,
+    store: SsmPolicyStore,
+    secure: bool,
+}
+
+#[async_trait]
+impl Seed for SsmSeed {
+    async fn put(&self, profile: &str, text: &str) {
+        self.client
+            .put_parameter()
+            .name(self.store.parameter_name(profile))
+            .value(text)
+            .r#type(if self.secure {
+                ParameterType::SecureString
+            } else {
+                ParameterType::String
+            })
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+async fn ssm(root_prefix: &str) -> Option<(aws_sdk_ssm::Client, SsmPolicyStore)> {
+    let endpoint = sentinel_testkit::aws_endpoint()?;
+    let config = sentinel_testkit::sdk_config(&endpoint).await;
+    let client = aws_sdk_ssm::Client::new(&config);
+    let root = format!("/{}/policies", sentinel_testkit::unique_name(root_prefix));
+    let store = SsmPolicyStore::new(client.clone(), root);
+    Some((client, store))
+}
+
+#[tokio::test]
+async fn ssm_conforms() {
+    let Some((client, store)) = ssm("conf").await else {
+        return;
+    };
+    let seed = SsmSeed {
+        client,
+        store: store.clone(),
+        secure: false,
+    };
+    conformance::run_all(&store, &seed).await;
+}
+
+#[tokio::test]
+async fn ssm_secure_string_is_decrypted() {
+    let Some((client, store)) = ssm("secure").await else {
+        return;
+    };
+    let seed = SsmSeed {
+        client,
+        store: store.clone(),
+        secure: true,
+    };
+    seed.put("prod", conformance::ALLOW_ALICE).await;
+    let policy = store.get("prod").await.unwrap();
+    assert_eq!(policy.rule_count(), 1);
+    assert_eq!(
+        policy.origin(),
+        format!("ssm:{}", store.parameter_name("prod"))
+    );
+}
+
+#[tokio::test]
+async fn ssm_missing_parameter_says_how_to_create_it() {
+    let Some((_, store)) = ssm("missing").await else {
+        return;
+    };
+    match store.get("prod").await {
+        Err(e @ Error::NotFound { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("aws ssm put-parameter"), "{msg}");
+            assert!(msg.contains(&store.parameter_name("prod")), "{msg}");
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    // An empty root lists nothing rather than failing.
+    assert!(store.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ssm_unreachable_endpoint_is_a_backend_error() {
+    // A closed loopback port: the SDK cannot connect; we must get an error
+    // (and the caller denies), never a policy.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let store = ssm_against(&format!("http://127.0.0.1:{port}")).await;
+    match store.get("prod").await {
+        Err(Error::Backend { backend: "ssm", .. }) => {}
+        other => panic!("expected Backend error, got {other:?}"),
+    }
+}
+
+// ---- the cache ----
+
+/// Counts backend calls and can be told to fail.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: MemoryPolicyStore,
+    calls: AtomicUsize,
+    delay: Duration,
+}
+
+#[async_trait]
+impl PolicyStore for Counting {
+    async fn get(&self, profile: &str) -> sentinel_policy::Result<Arc<CompiledPolicy>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.get(profile).await
+    }
+    async fn list(&self) -> sentinel_policy::Result<Vec<String>> {
+        self.inner.list().await
+    }
+    fn describe(&self) -> String {
+        "counting".into()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cache_reuses_until_ttl_then_reloads() {
+    let backend = Arc::new(Counting::default());
+    backend.inner.put_text("dev", conformance::ALLOW_ALICE);
+    let cached = Cached::new(Arc::clone(&backend), Duration::from_secs(60));
+    cached.get("dev").await.unwrap();
+    cached.get("dev").await.unwrap();
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 1);
+    // An update is seen only after the TTL.
+    backend.inner.put_text("dev", conformance::DENY_ALL);
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(cached.get("dev").await.unwrap().rule_count(), 1);
+    assert_eq!(
+        cached.get("dev").await.unwrap().document().rules[0].name,
+        "alice-allowed"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(
+        cached.get("dev").await.unwrap().document().rules[0].name,
+        "nobody"
+    );
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
+    cached.invalidate("dev");
+    cached.get("dev").await.unwrap();
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cache_never_keeps_errors() {
+    let backend = Arc::new(Counting::default());
+    let cached = Cached::new(Arc::clone(&backend), Duration::from_secs(60));
+    assert!(matches!(
+        cached.get("dev").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        cached.get("dev").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        2,
+        "errors are not cached"
+    );
+    backend.inner.put_text("dev", conformance::BROKEN);
+    assert!(matches!(
+        cached.get("dev").await,
+        Err(Error::Invalid { .. })
+    ));
+    // Fixed document is picked up at once, because the error was not kept.
+    backend.inner.put_text("dev", conformance::ALLOW_ALICE);
+    assert!(cached.get("dev").await.is_ok());
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_make_one_backend_call() {
+    let backend = Arc::new(Counting {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    backend.inner.put_text("prod", conformance::ALLOW_ALICE);
+    backend.inner.put_text("dev", conformance::ALLOW_ALICE);
+    let cached = Arc::new(Cached::new(Arc::clone(&backend), Duration::from_secs(60)));
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let cached = Arc::clone(&cached);
+        let profile = if i % 2 == 0 { "prod" } else { "dev" };
+        tasks.push(tokio::spawn(async move {
+            cached.get(profile).await.map(|p| p.rule_count())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 1);
+    }
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        2,
+        "one call per profile"
+    );
+}
+
+#[tokio::test]
+async fn cache_passes_through_list_and_profile_checks() {
+    let memory = MemoryPolicyStore::new();
+    memory.put_text("b", conformance::ALLOW_ALICE);
+    memory.put_text("a", conformance::ALLOW_ALICE);
+    let cached = Cached::new(memory.clone(), Duration::from_secs(5));
+    conformance::run_all(&cached_uncached(memory.clone()), &MemorySeed(memory)).await;
+    assert_eq!(
+        cached.list().await.unwrap()[..2],
+        ["a".to_owned(), "b".to_owned()]
+    );
+    assert!(matches!(
+        cached.get("../x").await,
+        Err(Error::InvalidProfile { .. })
+    ));
+}
+
+/// A zero-TTL cache must behave exactly like the store it wraps.
+fn cached_uncached(store: MemoryPolicyStore) -> Cached<MemoryPolicyStore> {
+    Cached::new(store, Duration::ZERO)
+}
+
+/// Serves one canned HTTP response to every request on a loopback port,
+/// the way SSM answers a caller without permission. Stops when dropped.
+struct CannedServer {
+    url: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CannedServer {
+    fn start(status: &'static str, body: &'static str) -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        conn.set_nonblocking(false).unwrap();
+                        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                        let mut buf = vec![0u8; 64 * 1024];
+                        let _ = conn.read(&mut buf);
+                        let response = format!(
+                            "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = conn.write_all(response.as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self {
+            url,
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for CannedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+async fn ssm_against(url: &str) -> SsmPolicyStore {
+    let config = sentinel_testkit::sdk_config(url).await;
+    let config = config
+        .into_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    SsmPolicyStore::new(aws_sdk_ssm::Client::new(&config), "/sentinel/policies")
+}
+
+#[tokio::test]
+async fn ssm_access_denied_is_its_own_error() {
+    let server = CannedServer::start(
+        "400 Bad Request",
+        r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/bob is not authorized to perform: ssm:GetParameter"}"#,
+    );
+    let store = ssm_against(&server.url).await;
+    match store.get("prod").await {
+        Err(e @ Error::AccessDenied { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("ssm:GetParameter"), "{msg}");
+            assert!(msg.contains("/sentinel/policies/prod"), "{msg}");
+            assert!(msg.contains("kms:Decrypt"), "{msg}");
+        }
+        other => panic!("expected AccessDenied, got {other:?}"),
+    }
+    match store.list().await {
+        Err(Error::AccessDenied { .. }) => {}
+        other => panic!("expected AccessDenied from list, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ssm_throttling_is_a_backend_error_that_says_so() {
+    let server = CannedServer::start(
+        "400 Bad Request",
+        r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+    );
+    let store = ssm_against(&server.url).await;
+    match store.get("prod").await {
+        Err(e @ Error::Backend { .. }) => assert!(e.to_string().contains("throttling"), "{e}"),
+        other => panic!("expected Backend, got {other:?}"),
+    }
+}

@@ -1,0 +1,290 @@
+//! Internal test helpers for the Sentinel workspace (not published).
+//!
+//! Tests that talk to AWS run against a local emulator (moto in server mode).
+//! `scripts/test` starts it on a free loopback port, exports its URL in
+//! [`ENDPOINT_VAR`] (`SENTINEL_TEST_AWS_ENDPOINT`) and stops it afterwards.
+//!
+//! - [`require_aws!`] / [`aws_endpoint`]: get the emulator URL, or skip the
+//!   test with a visible `SKIPPED: ...` line when it is not set. Under
+//!   `CI=true` a missing emulator is a test failure instead of a skip.
+//! - [`sdk_config`]: an [`aws_config::SdkConfig`] for the emulator with static
+//!   test credentials and region `us-east-1`, independent of the host's AWS
+//!   environment variables and profile files.
+//! - [`unique_name`]: resource names that never collide, because all tests of
+//!   a run share one emulator and run in parallel. Never reset the emulator
+//!   from a test.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use aws_sdk_ssm::types::ParameterType;
+//!
+//! let endpoint = sentinel_testkit::require_aws!();
+//! let config = sentinel_testkit::sdk_config(&endpoint).await;
+//! let ssm = aws_sdk_ssm::Client::new(&config);
+//! let name = format!("/{}/policy", sentinel_testkit::unique_name("example"));
+//! ssm.put_parameter()
+//!     .name(&name)
+//!     .value("{}")
+//!     .r#type(ParameterType::String)
+//!     .send()
+//!     .await
+//!     .expect("put_parameter against the emulator");
+//! # }
+//! ```
+#![deny(missing_docs)]
+// This crate is only ever used from tests. Failing loudly is its job: under
+// CI a missing emulator must fail the test rather than silently skip it, so
+// the workspace-wide `clippy::panic = "deny"` (meant for library code) is
+// relaxed here.
+#![allow(clippy::panic)]
+
+use std::hash::{BuildHasher, RandomState};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+/// Environment variable holding the URL of the local AWS emulator
+/// (for example `http://127.0.0.1:45123`). Set by `scripts/test`.
+pub const ENDPOINT_VAR: &str = "SENTINEL_TEST_AWS_ENDPOINT";
+
+/// Region used by [`sdk_config`].
+pub const TEST_REGION: &str = "us-east-1";
+
+/// Longest prefix kept by [`unique_name`]; longer prefixes are truncated so
+/// the result stays within the 64-character limit of IAM user names.
+pub const MAX_PREFIX_LEN: usize = 32;
+
+/// Message printed when a test is skipped because no emulator is configured.
+const SKIP_MESSAGE: &str =
+    "SKIPPED: SENTINEL_TEST_AWS_ENDPOINT is not set; run scripts/test to start the moto emulator";
+
+/// What to do given the values of `SENTINEL_TEST_AWS_ENDPOINT` and `CI`.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolution {
+    /// The emulator URL to use.
+    Endpoint(String),
+    /// Not configured, not under CI: skip the test.
+    Skip,
+    /// Not configured under CI: fail the test.
+    MissingUnderCi,
+}
+
+fn resolve(endpoint: Option<&str>, ci: Option<&str>) -> Resolution {
+    match endpoint.map(str::trim) {
+        Some(url) if !url.is_empty() => Resolution::Endpoint(url.to_owned()),
+        _ if ci.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) => {
+            Resolution::MissingUnderCi
+        }
+        _ => Resolution::Skip,
+    }
+}
+
+/// Returns the URL of the local AWS emulator from `SENTINEL_TEST_AWS_ENDPOINT`
+/// if it is set and non-empty.
+///
+/// When it is not set:
+///
+/// - under CI (`CI=true`, case-insensitive) this **panics**: tests that need
+///   the emulator must fail rather than skip there;
+/// - otherwise it prints `SKIPPED: SENTINEL_TEST_AWS_ENDPOINT is not set; run
+///   scripts/test to start the moto emulator` (plus the test name) to stderr
+///   and returns `None`. The line is written straight to the process's stderr,
+///   so the test harness does not capture it and it is visible even for tests
+///   that pass.
+///
+/// Most tests should use [`require_aws!`] instead of calling this directly.
+///
+/// # Panics
+///
+/// When the variable is unset or empty and `CI` is `true`.
+pub fn aws_endpoint() -> Option<String> {
+    let endpoint = std::env::var(ENDPOINT_VAR).ok();
+    let ci = std::env::var("CI").ok();
+    match resolve(endpoint.as_deref(), ci.as_deref()) {
+        Resolution::Endpoint(url) => Some(url),
+        Resolution::Skip => {
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or("<unnamed test>");
+            // Bypass libtest's output capture (which only applies to the
+            // print macros) so the skip is visible in a normal `cargo test`.
+            let _ = writeln!(std::io::stderr().lock(), "{SKIP_MESSAGE} [{test}]");
+            None
+        }
+        Resolution::MissingUnderCi => panic!(
+            "the AWS emulator is required under CI (CI=true) but {ENDPOINT_VAR} is not set; \
+             run the tests through scripts/test, which starts moto (`moto_server -H 127.0.0.1 \
+             -p PORT`, from `pip install 'moto[server]'`) and exports \
+             {ENDPOINT_VAR}=http://127.0.0.1:PORT"
+        ),
+    }
+}
+
+/// Gets the emulator URL or returns early from the enclosing test.
+///
+/// Expands to `match sentinel_testkit::aws_endpoint() { Some(e) => e, None =>
+/// return }`, so use it at the top of a test returning `()`:
+///
+/// ```no_run
+/// # async fn a_test() {
+/// let endpoint = sentinel_testkit::require_aws!();
+/// let config = sentinel_testkit::sdk_config(&endpoint).await;
+/// # let _ = config;
+/// # }
+/// ```
+///
+/// See [`aws_endpoint`] for the skip / fail-under-CI behaviour.
+#[macro_export]
+macro_rules! require_aws {
+    () => {
+        match $crate::aws_endpoint() {
+            ::core::option::Option::Some(endpoint) => endpoint,
+            ::core::option::Option::None => return,
+        }
+    };
+}
+
+/// Builds an SDK configuration for the emulator at `endpoint`.
+///
+/// Region [`TEST_REGION`], static credentials `testing`/`testing` and the
+/// given endpoint URL. Host environment variables (`AWS_PROFILE`,
+/// `AWS_ENDPOINT_URL*`, …) and `~/.aws` profile files are ignored, and no
+/// default credential or region chain runs, so nothing can reach real AWS or
+/// the instance metadata service.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .empty_test_environment()
+        .region(Region::new(TEST_REGION))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "sentinel-testkit",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Returns a name that is unique per call, within and across processes.
+///
+/// Format: `{prefix}-{pid}-{counter}-{8 hex chars}`, where the hex part is
+/// derived from the current time and a randomly keyed hash. Characters of
+/// `prefix` other than ASCII letters, digits and `-` are replaced by `-`, an
+/// empty prefix becomes `test`, and the prefix is cut to [`MAX_PREFIX_LEN`]
+/// characters. The result therefore contains only `[A-Za-z0-9-]`, is at most
+/// 64 characters long in practice, and is valid as an SSM parameter path
+/// segment, a DynamoDB table name and an IAM user name. (SSM rejects names
+/// whose first segment starts with `aws` or `ssm`; do not use such prefixes.)
+pub fn unique_name(prefix: &str) -> String {
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    // `RandomState` is seeded randomly per process (and per thread), which
+    // separates processes that happen to reuse a pid.
+    let salt = RandomState::new().hash_one((nanos, pid, count));
+    let mut prefix: String = prefix
+        .chars()
+        .take(MAX_PREFIX_LEN)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if prefix.is_empty() {
+        prefix.push_str("test");
+    }
+    format!("{prefix}-{pid}-{count}-{:08x}", salt as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn allowed(name: &str) -> bool {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }
+
+    #[test]
+    fn unique_name_is_unique_across_threads() {
+        let handles: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| (0..2000).map(|_| unique_name("t")).collect::<Vec<_>>()))
+            .collect();
+        let mut seen = HashSet::new();
+        for handle in handles {
+            for name in handle.join().unwrap() {
+                assert!(seen.insert(name.clone()), "duplicate name {name}");
+            }
+        }
+        assert_eq!(seen.len(), 8 * 2000);
+    }
+
+    #[test]
+    fn unique_name_uses_only_allowed_characters() {
+        for prefix in [
+            "policy-test",
+            "",
+            "a b/c_d.e:f",
+            "ünï©ødé",
+            "UPPER-lower-123",
+        ] {
+            let name = unique_name(prefix);
+            assert!(allowed(&name), "{prefix:?} gave {name:?}");
+            assert!(name.len() >= 3, "{name:?} too short for DynamoDB");
+        }
+        assert!(unique_name("policy-test").starts_with("policy-test-"));
+        assert!(unique_name("a b/c").starts_with("a-b-c-"));
+        assert!(unique_name("").starts_with("test-"));
+    }
+
+    #[test]
+    fn unique_name_stays_within_iam_user_name_limit() {
+        let name = unique_name(&"x".repeat(200));
+        assert!(name.len() <= 64, "{name:?} is {} chars", name.len());
+        assert!(name.starts_with(&"x".repeat(MAX_PREFIX_LEN)));
+    }
+
+    #[test]
+    fn resolve_uses_the_endpoint_when_set() {
+        assert_eq!(
+            resolve(Some("http://127.0.0.1:5000"), Some("true")),
+            Resolution::Endpoint("http://127.0.0.1:5000".into())
+        );
+        assert_eq!(
+            resolve(Some(" http://x "), None),
+            Resolution::Endpoint("http://x".into())
+        );
+    }
+
+    #[test]
+    fn resolve_skips_locally_and_fails_under_ci() {
+        assert_eq!(resolve(None, None), Resolution::Skip);
+        assert_eq!(resolve(Some(""), Some("false")), Resolution::Skip);
+        assert_eq!(resolve(None, Some("1")), Resolution::Skip);
+        assert_eq!(resolve(None, Some("true")), Resolution::MissingUnderCi);
+        assert_eq!(
+            resolve(Some("  "), Some("TRUE")),
+            Resolution::MissingUnderCi
+        );
+    }
+
+    #[tokio::test]
+    async fn sdk_config_points_at_the_endpoint() {
+        let config = sdk_config("http://127.0.0.1:1").await;
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:1"));
+        assert_eq!(config.region().map(Region::as_ref), Some(TEST_REGION));
+        assert!(config.credentials_provider().is_some());
+    }
+}
