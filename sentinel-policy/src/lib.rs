@@ -34,5 +34,10 @@ pub use types::{
 };
 pub use validate::{MAX_APPROVAL_DURATION, MAX_BREAKGLASS_DURATION, MAX_NAME_LEN};
 
+// The workspace README's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod workspace_readme {}
+
 /// Re-exported so callers can build [`Request`] times without naming jiff.
 pub use jiff::Timestamp;
