@@ -161,6 +161,7 @@ impl Error {
         }
     }
 
+    #[cfg_attr(not(any(feature = "file", feature = "ssm")), allow(dead_code))]
     pub(crate) fn backend(
         backend: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,

@@ -1,6 +1,9 @@
 //! Evaluation semantics: first match, default deny, modes, the
 //! require_server conversions, time windows with DST, and v1 compatibility.
 
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use sentinel_policy::{
     CompiledPolicy, DecisionEffect, Effect, Mode, PolicyDocument, Request, Timestamp,
 };
@@ -11,7 +14,10 @@ fn ts(s: &str) -> Timestamp {
 
 fn policy(yaml: &str) -> CompiledPolicy {
     CompiledPolicy::parse(yaml, "test.yaml").unwrap_or_else(|e| {
-        panic!("{}", e.problems().map(|p| p.to_string()).unwrap_or(e.to_string()))
+        panic!(
+            "{}",
+            e.problems().map(|p| p.to_string()).unwrap_or(e.to_string())
+        )
     })
 }
 
@@ -100,8 +106,14 @@ rules:
         p.evaluate(&Request::new("a", "b", Mode::CredentialProcess, now))
             .is_allowed()
     );
-    assert!(!p.evaluate(&Request::new("a", "b", Mode::Cli, now)).is_allowed());
-    assert!(!p.evaluate(&Request::new("a", "b", Mode::Server, now)).is_allowed());
+    assert!(
+        !p.evaluate(&Request::new("a", "b", Mode::Cli, now))
+            .is_allowed()
+    );
+    assert!(
+        !p.evaluate(&Request::new("a", "b", Mode::Server, now))
+            .is_allowed()
+    );
 }
 
 #[test]
@@ -128,17 +140,24 @@ rules:
     assert!(d.reason.contains("server mode"), "{}", d.reason);
     let d = p.evaluate(&Request::new("alice", "staging", Mode::Server, now));
     assert_eq!(d.effect, DecisionEffect::Allow);
-    assert_eq!(d.max_server_duration, Some(std::time::Duration::from_secs(1800)));
+    assert_eq!(
+        d.max_server_duration,
+        Some(std::time::Duration::from_secs(1800))
+    );
 
     let d = p.evaluate(&Request::new("alice", "prod", Mode::Server, now));
     assert_eq!(d.effect, DecisionEffect::Deny, "no session tracking");
     assert!(d.requires_server && d.requires_server_session);
     assert!(!d.breakglass_can_override());
-    let d = p.evaluate(&Request::new("alice", "prod", Mode::Server, now).with_session_tracking(true));
+    let d =
+        p.evaluate(&Request::new("alice", "prod", Mode::Server, now).with_session_tracking(true));
     assert_eq!(d.effect, DecisionEffect::Allow);
     assert_eq!(d.rule_effect, Some(Effect::RequireServerSession));
     assert_eq!(d.session_table.as_deref(), Some("sentinel-sessions"));
-    assert_eq!(d.max_server_duration, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(
+        d.max_server_duration,
+        Some(std::time::Duration::from_secs(900))
+    );
     // Tracking without server mode does not count.
     let d = p.evaluate(&Request::new("alice", "prod", Mode::Cli, now).with_session_tracking(true));
     assert_eq!(d.effect, DecisionEffect::Deny);
@@ -239,9 +258,18 @@ fn rules_with_huge_lists_still_match_exactly() {
         users.join(", ")
     ));
     let now = ts("2026-01-05T12:00:00Z");
-    assert!(p.evaluate(&Request::new("u42", "p99", Mode::Cli, now)).is_allowed());
-    assert!(!p.evaluate(&Request::new("u100", "p1", Mode::Cli, now)).is_allowed());
-    assert!(!p.evaluate(&Request::new("u1", "p100", Mode::Cli, now)).is_allowed());
+    assert!(
+        p.evaluate(&Request::new("u42", "p99", Mode::Cli, now))
+            .is_allowed()
+    );
+    assert!(
+        !p.evaluate(&Request::new("u100", "p1", Mode::Cli, now))
+            .is_allowed()
+    );
+    assert!(
+        !p.evaluate(&Request::new("u1", "p100", Mode::Cli, now))
+            .is_allowed()
+    );
 }
 
 /// A version 1 document as the earlier Go Sentinel wrote them loads unchanged.
@@ -288,12 +316,20 @@ rules:
     );
     assert_eq!(p.rule_count(), 4);
     let d = p.evaluate(
-        &Request::new("alice", "production", Mode::Server, ts("2026-01-05T15:00:00Z"))
-            .with_session_tracking(true),
+        &Request::new(
+            "alice",
+            "production",
+            Mode::Server,
+            ts("2026-01-05T15:00:00Z"),
+        )
+        .with_session_tracking(true),
     );
     assert_eq!(d.rule.as_deref(), Some("prod-server-only"));
     assert_eq!(d.effect, DecisionEffect::Allow);
-    assert_eq!(d.max_server_duration, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(
+        d.max_server_duration,
+        Some(std::time::Duration::from_secs(3600))
+    );
     // Unquoted version 1 is accepted as Go's YAML decoder accepts it.
     assert!(CompiledPolicy::parse("version: 1\nrules: [{name: a, effect: allow}]", "x").is_ok());
 }

@@ -1,6 +1,9 @@
 //! Model-based property test: a deliberately naive evaluator written
 //! straight from the spec (DESIGN §4) against the compiled, indexed one.
 
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use sentinel_policy::{
     ClockTime, CompiledPolicy, Conditions, DecisionEffect, Effect, HourRange, Mode, PolicyDocument,

@@ -2,6 +2,9 @@
 //! (checked by an independent validator, the `jsonschema` crate), and broken
 //! examples fail it.
 
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use saphyr::{LoadableYamlNode, Scalar, Yaml};

@@ -1,6 +1,9 @@
 //! Every PolicyStore backend runs the same conformance suite; backend
 //! specifics (file layouts, SSM errors, the cache) are tested here too.
 
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! | TTL cache around any store | [`Cached`] | always |
 //!
 //! Every backend parses and validates on read and returns
-//! [`Error::Invalid`](crate::Error::Invalid) for a broken document, so a
+//! [`crate::Error::Invalid`] for a broken document, so a
 //! caller that cannot get a policy denies.
 
 use std::fmt;
