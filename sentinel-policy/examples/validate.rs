@@ -23,5 +23,9 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
-    if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
 }

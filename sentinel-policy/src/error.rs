@@ -47,6 +47,11 @@ impl Problem {
         }
     }
 
+    pub(crate) fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
@@ -83,7 +88,11 @@ impl fmt::Display for Problems<'_> {
             if i > 0 {
                 f.write_str("\n")?;
             }
-            write!(f, "{}:{p}", self.origin)?;
+            if p.location.is_some() {
+                write!(f, "{}:{p}", self.origin)?;
+            } else {
+                write!(f, "{}: {p}", self.origin)?;
+            }
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ mod parse;
 mod policy;
 mod schema;
 pub mod store;
+mod strict;
 mod types;
 mod validate;
 

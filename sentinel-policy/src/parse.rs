@@ -5,12 +5,14 @@
 
 use std::fmt::Write as _;
 
-use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
+use saphyr::Scalar;
+use saphyr_parser::{Event, Parser, Tag};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::document::PolicyDocument;
 use crate::error::{Location, Problem};
+use crate::strict::Strict;
 use crate::validate::{Parts, validate};
 
 /// Largest policy document accepted, in bytes.
@@ -96,7 +98,7 @@ impl Node {
     }
 }
 
-fn location(m: &saphyr::Marker) -> Location {
+fn location(m: &saphyr_parser::Marker) -> Location {
     Location {
         line: m.line(),
         column: m.col() + 1,
@@ -104,6 +106,10 @@ fn location(m: &saphyr::Marker) -> Location {
 }
 
 /// Reads YAML or JSON text into a JSON value and the position tree.
+///
+/// The tree is built from parser events with an explicit stack, so nesting
+/// depth is checked before it can exhaust the call stack, and aliases and
+/// tags are refused before anything expands them.
 pub(crate) fn read_tree(text: &str) -> Result<(Value, Node), Problem> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(Problem::new(
@@ -113,159 +119,250 @@ pub(crate) fn read_tree(text: &str) -> Result<(Value, Node), Problem> {
                 text.len()
             ),
         )
+        .at(Location { line: 1, column: 1 })
         .help("split the policy into one document per profile"));
     }
-    check_flow_depth(text)?;
-    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
-        let mut p = Problem::new("", format!("not valid YAML or JSON: {}", e.info()))
-            .help("check indentation, quoting and brackets near this position");
-        p.location = Some(location(e.marker()));
-        p
-    })?;
-    let mut docs = docs.into_iter();
-    let Some(doc) = docs.next() else {
-        return Err(Problem::new("", "the document is empty")
-            .help("a policy needs at least `version: \"1\"` and a `rules:` list"));
-    };
-    if let Some(extra) = docs.next() {
-        let mut p = Problem::new("", "more than one YAML document in one policy")
-            .help("remove the `---` separator; put one policy per file or parameter");
-        p.location = Some(location(&extra.span.start));
-        return Err(p);
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    while let Some(event) = parser.next_event() {
+        let (event, span) = event.map_err(|e| scan_problem(text, &e))?;
+        builder.event(event, location(&span.start))?;
     }
-    convert(doc, 0)
+    match builder.root {
+        Some((Value::Null, _)) | None => Err(Problem::new("", "the document is empty")
+            .at(Location { line: 1, column: 1 })
+            .help("a policy needs at least `version: \"1\"` and a `rules:` list")),
+        Some(root) => Ok(root),
+    }
 }
 
-/// Refuses pathological flow nesting (`[[[[…`) before the parser sees it.
-fn check_flow_depth(text: &str) -> Result<(), Problem> {
-    let mut depth = 0usize;
-    let mut line = 1;
-    for ch in text.chars() {
-        match ch {
-            '[' | '{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    let mut p = Problem::new(
-                        "",
-                        format!("brackets nested deeper than {MAX_DEPTH} levels"),
-                    )
-                    .help("a policy document never needs this much nesting");
-                    p.location = Some(Location { line, column: 1 });
-                    return Err(p);
+fn scan_problem(text: &str, e: &saphyr_parser::ScanError) -> Problem {
+    let info = e.info();
+    if info.contains("tab") {
+        // Point at the first tab used for indentation, which is what the
+        // scanner is complaining about even when it reports a later spot.
+        for (i, line) in text.lines().enumerate() {
+            let indent: &str = &line[..line.len() - line.trim_start().len()];
+            if let Some(col) = indent.find('\t') {
+                return Problem::new("", "a tab is used for indentation")
+                    .at(Location {
+                        line: i + 1,
+                        column: col + 1,
+                    })
+                    .help("YAML indents with spaces only; replace the tab with spaces");
+            }
+        }
+    }
+    Problem::new("", format!("not valid YAML or JSON: {info}"))
+        .at(location(e.marker()))
+        .help("check indentation, quoting and brackets near this position")
+}
+
+enum Frame {
+    Seq {
+        loc: Location,
+        values: Vec<Value>,
+        nodes: Vec<Node>,
+    },
+    Map {
+        loc: Location,
+        values: Map<String, Value>,
+        entries: Vec<(String, Location, Node)>,
+        key: Option<(String, Location)>,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<(Value, Node)>,
+    documents: usize,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, loc: Location) -> Result<(), Problem> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => Ok(()),
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(
+                        Problem::new("", "more than one YAML document in one policy")
+                            .at(loc)
+                            .help(
+                                "remove the `---` separator; put one policy per file or parameter",
+                            ),
+                    );
                 }
+                Ok(())
             }
-            ']' | '}' => depth = depth.saturating_sub(1),
-            '\n' => line += 1,
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn convert(node: MarkedYamlOwned, depth: usize) -> Result<(Value, Node), Problem> {
-    let loc = location(&node.span.start);
-    let fail = |msg: String, help: &str| {
-        let mut p = Problem::new("", msg).help(help);
-        p.location = Some(loc);
-        Err(p)
-    };
-    if depth > MAX_DEPTH {
-        return fail(
-            format!("nested deeper than {MAX_DEPTH} levels"),
-            "a policy document never needs this much nesting",
-        );
-    }
-    match node.data {
-        YamlDataOwned::Value(s) => Ok((
-            scalar(s),
-            Node {
-                loc,
-                kind: Kind::Scalar,
-            },
-        )),
-        YamlDataOwned::Representation(s, _, _) => Ok((
-            Value::String(s),
-            Node {
-                loc,
-                kind: Kind::Scalar,
-            },
-        )),
-        YamlDataOwned::Sequence(items) => {
-            let mut values = Vec::with_capacity(items.len());
-            let mut nodes = Vec::with_capacity(items.len());
-            for item in items {
-                let (v, n) = convert(item, depth + 1)?;
-                values.push(v);
-                nodes.push(n);
-            }
-            Ok((
-                Value::Array(values),
-                Node {
-                    loc,
-                    kind: Kind::Seq(nodes),
-                },
-            ))
-        }
-        YamlDataOwned::Mapping(map) => {
-            let mut values = Map::new();
-            let mut entries = Vec::with_capacity(map.len());
-            for (k, v) in map {
-                let key_loc = location(&k.span.start);
-                let key = match k.data {
-                    YamlDataOwned::Value(ScalarOwned::String(s)) => s,
-                    YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
-                    YamlDataOwned::Value(ScalarOwned::Boolean(b)) => b.to_string(),
-                    YamlDataOwned::Value(ScalarOwned::FloatingPoint(f)) => f.to_string(),
-                    YamlDataOwned::Representation(s, _, _) => s,
-                    _ => {
-                        let mut p = Problem::new("", "mapping keys must be plain names")
-                            .help("use a string key such as `rules:`");
-                        p.location = Some(key_loc);
-                        return Err(p);
+            Event::Alias(_) => Err(Problem::new(
+                "",
+                "YAML aliases (`*name`) are not supported in policies",
+            )
+            .at(loc)
+            .help("write the value out in full, so every rule reads on its own")),
+            Event::Scalar(text, style, _, tag) => {
+                let is_str = match tag.as_deref() {
+                    None => false,
+                    Some(t) if t.is_yaml_core_schema() && t.suffix == "str" => true,
+                    Some(t) => return Err(tag_problem(t, loc)),
+                };
+                let value = if is_str {
+                    Value::String(text.into_owned())
+                } else {
+                    match Scalar::parse_from_cow_and_metadata(text, style, None) {
+                        Some(s) => scalar(s),
+                        None => Value::Null,
                     }
                 };
-                let (value, vnode) = convert(v, depth + 1)?;
-                values.insert(key.clone(), value);
-                entries.push((key, key_loc, vnode));
+                self.push(
+                    value,
+                    Node {
+                        loc,
+                        kind: Kind::Scalar,
+                    },
+                )
             }
-            Ok((
-                Value::Object(values),
-                Node {
+            Event::SequenceStart(_, tag) | Event::MappingStart(_, tag) if tag.is_some() => {
+                Err(tag_problem(tag.as_deref().map_or(&DEFAULT_TAG, |t| t), loc))
+            }
+            Event::SequenceStart(..) => {
+                self.open(loc)?;
+                self.stack.push(Frame::Seq {
                     loc,
-                    kind: Kind::Map(entries),
-                },
-            ))
+                    values: Vec::new(),
+                    nodes: Vec::new(),
+                });
+                Ok(())
+            }
+            Event::MappingStart(..) => {
+                self.open(loc)?;
+                self.stack.push(Frame::Map {
+                    loc,
+                    values: Map::new(),
+                    entries: Vec::new(),
+                    key: None,
+                });
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Seq { loc, values, nodes }) => self.push(
+                    Value::Array(values),
+                    Node {
+                        loc,
+                        kind: Kind::Seq(nodes),
+                    },
+                ),
+                Some(Frame::Map {
+                    loc,
+                    values,
+                    entries,
+                    ..
+                }) => self.push(
+                    Value::Object(values),
+                    Node {
+                        loc,
+                        kind: Kind::Map(entries),
+                    },
+                ),
+                None => Ok(()),
+            },
         }
-        YamlDataOwned::Tagged(tag, inner) => {
-            let is_str = tag.suffix == "str";
-            let (v, n) = convert(*inner, depth)?;
-            let v = match v {
-                Value::Number(num) if is_str => Value::String(num.to_string()),
-                Value::Bool(b) if is_str => Value::String(b.to_string()),
-                other => other,
-            };
-            Ok((v, n))
+    }
+
+    /// Checks that a collection may start here.
+    fn open(&self, loc: Location) -> Result<(), Problem> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(
+                Problem::new("", format!("nested deeper than {MAX_DEPTH} levels"))
+                    .at(loc)
+                    .help("a policy document never needs this much nesting"),
+            );
         }
-        YamlDataOwned::Alias(_) => fail(
-            "YAML aliases (`*name`) are not supported in policies".into(),
-            "write the value out in full",
-        ),
-        YamlDataOwned::BadValue => fail(
-            "a value here could not be read".into(),
-            "check the quoting of this value",
-        ),
+        if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
+            return Err(Problem::new("", "mapping keys must be plain names")
+                .at(loc)
+                .help("use a name such as `rules:` as the key"));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, value: Value, node: Node) -> Result<(), Problem> {
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some((value, node));
+                Ok(())
+            }
+            Some(Frame::Seq { values, nodes, .. }) => {
+                values.push(value);
+                nodes.push(node);
+                Ok(())
+            }
+            Some(Frame::Map {
+                values,
+                entries,
+                key,
+                ..
+            }) => match key.take() {
+                None => {
+                    let name = match value {
+                        Value::String(s) => s,
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
+                        return Err(Problem::new("", format!("duplicate key `{name}`"))
+                            .at(node.loc)
+                            .help(format!(
+                                "it is already set on line {}; keep one of them",
+                                first.line
+                            )));
+                    }
+                    *key = Some((name, node.loc));
+                    Ok(())
+                }
+                Some((name, key_loc)) => {
+                    values.insert(name.clone(), value);
+                    entries.push((name, key_loc, node));
+                    Ok(())
+                }
+            },
+        }
     }
 }
 
-fn scalar(s: ScalarOwned) -> Value {
+static DEFAULT_TAG: Tag = Tag {
+    handle: String::new(),
+    suffix: String::new(),
+};
+
+fn tag_problem(tag: &Tag, loc: Location) -> Problem {
+    Problem::new(
+        "",
+        format!(
+            "YAML tags (`{}{}`) are not supported in policies",
+            if tag.is_yaml_core_schema() {
+                "!!"
+            } else {
+                tag.handle.as_str()
+            },
+            tag.suffix
+        ),
+    )
+    .at(loc)
+    .help("remove the tag; write plain values")
+}
+
+fn scalar(s: Scalar<'_>) -> Value {
     match s {
-        ScalarOwned::Null => Value::Null,
-        ScalarOwned::Boolean(b) => Value::Bool(b),
-        ScalarOwned::Integer(i) => Value::from(i),
-        ScalarOwned::FloatingPoint(f) => {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(b),
+        Scalar::Integer(i) => Value::from(i),
+        Scalar::FloatingPoint(f) => {
             serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number)
         }
-        ScalarOwned::String(s) => Value::String(s),
+        Scalar::String(s) => Value::String(s.into_owned()),
     }
 }
 
@@ -302,7 +399,7 @@ impl<'a> Collector<'a> {
     ) -> Option<T> {
         let mut removed: Vec<Path> = Vec::new();
         for _ in 0..32 {
-            let err = match serde_path_to_error::deserialize::<_, T>(&value) {
+            let err = match serde_path_to_error::deserialize::<_, T>(Strict(&value)) {
                 Ok(v) => return if removed.is_empty() { Some(v) } else { None },
                 Err(e) => e,
             };
@@ -372,6 +469,10 @@ fn tidy(message: &str) -> String {
         .replace("invalid type: map, expected", "expected")
         .replace("invalid type: sequence, expected", "expected")
         .replace("invalid type: null, expected", "empty value, expected")
+        .replace(
+            "invalid type: unit value, expected",
+            "empty value, expected",
+        )
 }
 
 fn remove(value: &mut Value, path: &[Seg]) -> bool {
@@ -445,10 +546,14 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
         }
     };
     let mut rules = Vec::new();
+    let mut rule_names = Vec::new();
     let mut rules_ok = true;
     match top.remove("rules") {
         Some(Value::Array(items)) => {
             for (i, item) in items.into_iter().enumerate() {
+                if let Some(Value::String(name)) = item.get("name") {
+                    rule_names.push((i, name.clone()));
+                }
                 let path = [Seg::Key("rules".into()), Seg::Index(i)];
                 match c.deserialize(&path, item) {
                     Some(rule) => rules.push((i, rule)),
@@ -475,6 +580,7 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
     // rule does not hide the problems of the others.
     let parts = Parts {
         rules: &rules,
+        rule_names: &rule_names,
         rules_broken: !rules_ok,
         approvals: approvals.as_ref().ok().and_then(Option::as_ref),
         breakglass: breakglass.as_ref().ok().and_then(Option::as_ref),

@@ -15,7 +15,10 @@ pub const STS_MIN_DURATION: Duration = Duration::from_secs(900);
 /// The largest duration STS issues credentials for (12 hours, when the role allows it).
 pub const STS_MAX_DURATION: Duration = Duration::from_secs(12 * 3600);
 
-/// A span of time written like `15m`, `1h30m`, `90s` or `2h`.
+/// A span of time written like `15m`, `1h30m`, `90s`, `2h` or `7d`.
+///
+/// Days and weeks are 24 and 168 hours. Months and years are refused: their
+/// length depends on the calendar.
 ///
 /// Go-style duration strings of the earlier Sentinel (`1h30m0s`) and ISO 8601
 /// (`PT15M`) are accepted too. A bare number is rejected because its unit
@@ -64,6 +67,9 @@ impl fmt::Display for PolicyDuration {
         secs %= 3600;
         let m = secs / 60;
         secs %= 60;
+        if h > 0 && h.is_multiple_of(24) && m == 0 && secs == 0 && nanos == 0 {
+            return write!(f, "{}d", h / 24);
+        }
         if h > 0 {
             write!(f, "{h}h")?;
         }
@@ -107,9 +113,19 @@ impl FromStr for PolicyDuration {
                 "a bare number has no unit; write e.g. \"900s\", \"15m\" or \"1h\"",
             ));
         }
-        let signed: jiff::SignedDuration = t.parse().map_err(|_| {
-            err("expected a number with a unit (h, m, s), e.g. \"15m\", \"1h30m\" or \"90s\"")
-        })?;
+        // Days and weeks count as 24 h and 7 d: a quota window is a span of
+        // elapsed time, not a calendar period.
+        let signed: jiff::SignedDuration = t
+            .parse::<jiff::SignedDuration>()
+            .ok()
+            .or_else(|| {
+                t.parse::<jiff::Span>()
+                    .ok()
+                    .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok())
+            })
+            .ok_or_else(|| {
+                err("expected a number with a unit (w, d, h, m, s), e.g. \"15m\", \"1h30m\" or \"7d\"")
+            })?;
         if signed.is_negative() {
             return Err(err("durations cannot be negative"));
         }
@@ -162,8 +178,8 @@ impl JsonSchema for PolicyDuration {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "description": "A duration with units, e.g. \"15m\", \"1h30m\", \"90s\".",
-            "pattern": "^\\s*((\\d+(\\.\\d+)?\\s*(h|m|s|ms|us|ns)\\s*)+|P.*)$",
+            "description": "A duration with units, e.g. \"15m\", \"1h30m\", \"90s\", \"7d\".",
+            "pattern": "^\\s*((\\d+(\\.\\d+)?\\s*(w|d|h|m|s|ms|us|ns)\\s*)+|P.*)$",
             "examples": ["15m", "1h", "1h30m"]
         })
     }
@@ -428,6 +444,10 @@ mod tests {
             ("2h", 7200),
             ("1.5h", 5400),
             ("PT15M", 900),
+            ("1d", 86400),
+            ("7d", 604_800),
+            ("1w", 604_800),
+            ("1d12h", 129_600),
         ] {
             let d: PolicyDuration = s.parse().unwrap();
             assert_eq!(d.get(), Duration::from_secs(secs), "{s}");
@@ -436,7 +456,7 @@ mod tests {
             PolicyDuration::new(Duration::from_secs(5400)).to_string(),
             "1h30m"
         );
-        for bad in ["", "15", "abc", "-5m", "15 parsecs"] {
+        for bad in ["", "15", "abc", "-5m", "15 parsecs", "1y", "2mo"] {
             assert!(bad.parse::<PolicyDuration>().is_err(), "{bad}");
         }
     }

@@ -223,6 +223,9 @@ fn is_external_id(s: &str) -> bool {
 /// The parts of a document that parsed, with the original rule positions.
 pub(crate) struct Parts<'a> {
     pub(crate) rules: &'a [(usize, Rule)],
+    /// Names of every rule written as text, including rules that did not
+    /// parse, so a duplicate is reported even next to a broken rule.
+    pub(crate) rule_names: &'a [(usize, String)],
     pub(crate) rules_broken: bool,
     pub(crate) approvals: Option<&'a ApprovalSection>,
     pub(crate) breakglass: Option<&'a BreakGlassSection>,
@@ -233,9 +236,16 @@ pub(crate) struct Parts<'a> {
 /// Checks a whole document built in code.
 pub(crate) fn validate_document(doc: &PolicyDocument, c: &mut Collector<'_>) {
     let rules: Vec<(usize, Rule)> = doc.rules.iter().cloned().enumerate().collect();
+    let names: Vec<(usize, String)> = doc
+        .rules
+        .iter()
+        .map(|r| r.name.clone())
+        .enumerate()
+        .collect();
     validate(
         &Parts {
             rules: &rules,
+            rule_names: &names,
             rules_broken: false,
             approvals: doc.approvals.as_ref(),
             breakglass: doc.breakglass.as_ref(),
@@ -260,9 +270,19 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         );
     }
     let mut names = Names::new();
+    let mut by_index: BTreeMap<usize, (Option<&String>, Option<&Rule>)> = BTreeMap::new();
+    for (i, name) in doc.rule_names {
+        by_index.entry(*i).or_default().0 = Some(name);
+    }
     for (i, rule) in doc.rules {
-        let base = vec![Seg::Key("rules".into()), Seg::Index(*i)];
-        names.check(c, "rule", key(&base, "name"), &rule.name);
+        by_index.entry(*i).or_default().1 = Some(rule);
+    }
+    for (i, (name, rule)) in by_index {
+        let base = vec![Seg::Key("rules".into()), Seg::Index(i)];
+        if let Some(name) = name {
+            names.check(c, "rule", key(&base, "name"), name);
+        }
+        let Some(rule) = rule else { continue };
         let cond = key(&base, "conditions");
         check_list(
             c,
