@@ -73,6 +73,7 @@ pub struct Rule {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Effect {
     /// Issue credentials.
     Allow,
@@ -110,6 +111,7 @@ impl fmt::Display for Effect {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Mode {
     /// The local or remote credential server: policy is evaluated on every request.
     Server,
@@ -330,6 +332,7 @@ pub struct BreakGlassRule {
 )]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum ReasonCode {
     Incident,
     Maintenance,
@@ -391,8 +394,8 @@ pub struct RateLimitRule {
     pub escalation_threshold: Option<u32>,
 }
 
-/// The AWS side of a profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// The AWS side of a profile. `Debug` does not show the external ID.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
     /// ARN of the role to assume, `arn:aws:iam::123456789012:role/name`.
@@ -406,4 +409,18 @@ pub struct ProfileConfig {
     /// Credential lifetime when the caller asks for none (15m to 12h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<PolicyDuration>,
+}
+
+impl fmt::Debug for ProfileConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProfileConfig")
+            .field("role_arn", &self.role_arn)
+            .field("region", &self.region)
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("duration", &self.duration)
+            .finish()
+    }
 }

@@ -1,6 +1,7 @@
 //! Errors and validation problems.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -99,7 +100,7 @@ impl fmt::Display for Problems<'_> {
 }
 
 /// Errors of the policy engine and its stores.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The document could not be parsed or failed validation. It is never
@@ -150,7 +151,7 @@ pub enum Error {
         backend: &'static str,
         /// The underlying error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
 }
 
@@ -161,6 +162,14 @@ fn first_problem(problems: &[Problem]) -> String {
 }
 
 impl Error {
+    /// For [`Error::Invalid`], every problem; `None` for other errors.
+    pub fn problem_list(&self) -> Option<&[Problem]> {
+        match self {
+            Error::Invalid { problems, .. } => Some(problems),
+            _ => None,
+        }
+    }
+
     /// For [`Error::Invalid`], a multi-line listing of every problem, each
     /// prefixed with the source; `None` for other errors.
     pub fn problems(&self) -> Option<Problems<'_>> {
@@ -175,9 +184,10 @@ impl Error {
         backend: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Self {
+        let source: Box<dyn std::error::Error + Send + Sync + 'static> = source.into();
         Error::Backend {
             backend,
-            source: source.into(),
+            source: Arc::from(source),
         }
     }
 }

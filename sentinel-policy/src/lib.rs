@@ -26,7 +26,10 @@ pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
 pub use schema::json_schema;
 #[cfg(feature = "file")]
 pub use store::FilePolicyStore;
-pub use store::{Cached, DynPolicyStore, MemoryPolicyStore, PolicyStore, check_profile_name};
+pub use store::{
+    Cached, DEFAULT_CACHE_CAPACITY, DynPolicyStore, MAX_PROFILE_LEN, MemoryPolicyStore,
+    PolicyStore, check_profile_name,
+};
 #[cfg(feature = "ssm")]
 pub use store::{DEFAULT_SSM_ROOT, SsmPolicyStore};
 pub use types::{

@@ -10,13 +10,13 @@ use saphyr_parser::{Event, Parser, Tag};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::document::PolicyDocument;
+use crate::document::{ApprovalSection, BreakGlassSection, PolicyDocument, RateLimitSection};
 use crate::error::{Location, Problem};
 use crate::strict::Strict;
 use crate::validate::{Parts, validate};
 
 /// Largest policy document accepted, in bytes.
-pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 /// Deepest nesting accepted (policy documents need fewer than ten levels).
 const MAX_DEPTH: usize = 32;
 /// Most problems reported for one document.
@@ -311,12 +311,15 @@ impl Builder {
                         Value::Null => String::new(),
                         other => other.to_string(),
                     };
-                    if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
+                    if values.contains_key(&name) {
+                        let first = entries
+                            .iter()
+                            .find(|(k, _, _)| *k == name)
+                            .map_or(0, |(_, at, _)| at.line);
                         return Err(Problem::new("", format!("duplicate key `{name}`"))
                             .at(node.loc)
                             .help(format!(
-                                "it is already set on line {}; keep one of them",
-                                first.line
+                                "it is already set on line {first}; keep one of them"
                             )));
                     }
                     *key = Some((name, node.loc));
@@ -381,7 +384,17 @@ impl<'a> Collector<'a> {
     }
 
     pub(crate) fn push(&mut self, path: &[Seg], key: bool, mut problem: Problem) {
-        if self.problems.len() >= MAX_PROBLEMS {
+        if self.problems.len() > MAX_PROBLEMS {
+            return;
+        }
+        if self.problems.len() == MAX_PROBLEMS {
+            let mut last = Problem::new(
+                "",
+                format!("more than {MAX_PROBLEMS} problems; the rest are not listed"),
+            )
+            .help("fix these and validate again");
+            last.location = self.problems.last().and_then(|p| p.location);
+            self.problems.push(last);
             return;
         }
         problem.path = path_string(path);
@@ -459,7 +472,10 @@ impl<'a> Collector<'a> {
 
 fn backticked(message: &str, prefix: &str) -> Option<String> {
     let rest = message.strip_prefix(prefix)?;
-    rest.find('`').map(|end| rest[..end].to_owned())
+    let end = rest
+        .find("`, expected")
+        .or_else(|| rest.strip_suffix('`').map(str::len))?;
+    Some(rest[..end].to_owned())
 }
 
 /// Makes serde's messages read like ours.
@@ -572,9 +588,12 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
             );
         }
     }
-    let approvals = section(&mut c, &mut top, "approvals");
-    let breakglass = section(&mut c, &mut top, "breakglass");
-    let rate_limits = section(&mut c, &mut top, "rate_limits");
+    let approvals = rules_section(&mut c, &mut top, "approvals")
+        .map(|r| r.map(|rules| ApprovalSection { rules }));
+    let breakglass = rules_section(&mut c, &mut top, "breakglass")
+        .map(|r| r.map(|rules| BreakGlassSection { rules }));
+    let rate_limits = rules_section(&mut c, &mut top, "rate_limits")
+        .map(|r| r.map(|rules| RateLimitSection { rules }));
     let profiles = section(&mut c, &mut top, "profiles");
     // Check the meaning of every part that did parse, so that one broken
     // rule does not hide the problems of the others.
@@ -628,5 +647,92 @@ fn section<T: DeserializeOwned>(
             .deserialize(&[Seg::Key(name.into())], v)
             .map(Some)
             .ok_or(()),
+    }
+}
+
+/// An optional section holding only `rules:`, read rule by rule so one
+/// broken rule does not hide the problems of the others.
+fn rules_section<R: DeserializeOwned>(
+    c: &mut Collector<'_>,
+    top: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<Vec<R>>, ()> {
+    let base = [Seg::Key(name.into())];
+    let mut map = match top.remove(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            c.push(
+                &base,
+                false,
+                Problem::new(
+                    "",
+                    format!("expected a mapping with `rules`, found {}", kind(&other)),
+                )
+                .help(format!(
+                    "write `{name}:` followed by an indented `rules:` list"
+                )),
+            );
+            return Err(());
+        }
+    };
+    let mut ok = true;
+    for key in map.keys().filter(|k| k.as_str() != "rules") {
+        let mut path = base.to_vec();
+        path.push(Seg::Key(key.clone()));
+        c.push(
+            &path,
+            true,
+            Problem::new("", format!("unknown field `{key}`"))
+                .help(format!("`{name}` holds only a `rules:` list")),
+        );
+        ok = false;
+    }
+    let mut rules = Vec::new();
+    let rules_path = [Seg::Key(name.into()), Seg::Key("rules".into())];
+    match map.remove("rules") {
+        Some(Value::Array(items)) => {
+            for (i, item) in items.into_iter().enumerate() {
+                let mut path = rules_path.to_vec();
+                path.push(Seg::Index(i));
+                match c.deserialize(&path, item) {
+                    Some(rule) => rules.push(rule),
+                    None => ok = false,
+                }
+            }
+        }
+        None => {
+            c.push(
+                &base,
+                false,
+                Problem::new("", "missing field `rules`")
+                    .help(format!("add `rules:` under `{name}:`")),
+            );
+            ok = false;
+        }
+        Some(other) => {
+            c.push(
+                &rules_path,
+                false,
+                Problem::new(
+                    "",
+                    format!("expected a list of rules, found {}", kind(&other)),
+                )
+                .help("write each rule as a `- name: ...` item"),
+            );
+            ok = false;
+        }
+    }
+    if ok { Ok(Some(rules)) } else { Err(()) }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "an empty value",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
     }
 }

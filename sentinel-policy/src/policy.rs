@@ -16,6 +16,10 @@ use crate::validate::validate_document;
 /// A rule listing more (profile × user) pairs than this is indexed by
 /// profile only and checks its users on evaluation.
 const MAX_PAIRS_PER_RULE: usize = 4096;
+/// The (profile × user) pair index of one policy holds at most this many
+/// entries; later rules fall back to the per-profile index. Keeps the memory
+/// a document can make the compiler use proportional to its size.
+const MAX_PAIRS_TOTAL: usize = 262_144;
 
 /// A request for credentials, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +196,6 @@ struct CompiledRule {
 ///
 /// Evaluation cost depends on the rules that could apply to the request's
 /// profile and user, not on the size of the policy.
-#[derive(Debug)]
 pub struct CompiledPolicy {
     origin: Arc<str>,
     document: PolicyDocument,
@@ -203,6 +206,16 @@ pub struct CompiledPolicy {
     by_profile: Vec<Vec<u32>>,
     by_user: Vec<Vec<u32>>,
     by_pair: FxHashMap<(u32, u32), Vec<u32>>,
+}
+
+impl fmt::Debug for CompiledPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledPolicy")
+            .field("origin", &self.origin)
+            .field("rules", &self.rules.len())
+            .field("profiles", &self.document.profiles.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PolicyDocument {
@@ -295,6 +308,7 @@ impl CompiledPolicy {
                 profiles: Default::default(),
             },
         };
+        let mut pairs = 0usize;
         for (i, rule) in document.rules.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let c = &rule.conditions;
@@ -313,13 +327,17 @@ impl CompiledPolicy {
                         push_at(&mut this.by_user, u, idx);
                     }
                 }
-                (false, false) if pids.len() * uids.len() > MAX_PAIRS_PER_RULE => {
+                (false, false)
+                    if pids.len() * uids.len() > MAX_PAIRS_PER_RULE
+                        || pairs + pids.len() * uids.len() > MAX_PAIRS_TOTAL =>
+                {
                     for &p in &pids {
                         push_at(&mut this.by_profile, p, idx);
                     }
                     residual_users = Some(uids.clone());
                 }
                 (false, false) => {
+                    pairs += pids.len() * uids.len();
                     for &p in &pids {
                         for &u in &uids {
                             this.by_pair.entry((p, u)).or_default().push(idx);

@@ -82,8 +82,13 @@ impl<'de> Deserializer<'de> for Strict<'de> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StrictError> {
+        // A key written without a value is refused rather than read as
+        // "absent": in a policy, a blank `time:` or `timezone:` left by a
+        // template would otherwise silently widen a rule.
         match self.0 {
-            Value::Null => visitor.visit_none(),
+            Value::Null => Err(StrictError(
+                "this key has no value; give it one or remove the key".to_owned(),
+            )),
             _ => visitor.visit_some(self),
         }
     }

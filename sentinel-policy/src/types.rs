@@ -179,7 +179,7 @@ impl JsonSchema for PolicyDuration {
         json_schema!({
             "type": "string",
             "description": "A duration with units, e.g. \"15m\", \"1h30m\", \"90s\", \"7d\".",
-            "pattern": "^\\s*((\\d+(\\.\\d+)?\\s*(w|d|h|m|s|ms|us|ns)\\s*)+|P.*)$",
+            "pattern": "^(P[0-9WDTHMS.,]+|\\s*([0-9]+(\\.[0-9]+)?\\s*[a-z]+\\s*,?\\s*)+)$",
             "examples": ["15m", "1h", "1h30m"]
         })
     }
@@ -393,7 +393,7 @@ impl<'de> Deserialize<'de> for Version {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Version, E> {
                 match v {
-                    "1" | "1.0" => Ok(Version::V1),
+                    "1" => Ok(Version::V1),
                     _ => Err(E::custom(format!(
                         "unsupported version \"{v}\": this Sentinel reads version \"1\""
                     ))),
@@ -406,11 +406,7 @@ impl<'de> Deserialize<'de> for Version {
                 self.visit_str(&v.to_string())
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Version, E> {
-                if v == 1.0 {
-                    Ok(Version::V1)
-                } else {
-                    self.visit_str(&v.to_string())
-                }
+                self.visit_str(&v.to_string())
             }
         }
         d.deserialize_any(V)

@@ -81,6 +81,7 @@ fn naive(doc: &PolicyDocument, req: &Request<'_>) -> (DecisionEffect, Option<usi
                 DecisionEffect::Allow
             }
             Effect::RequireServer | Effect::RequireServerSession => DecisionEffect::Deny,
+            other => panic!("the model does not know effect {other:?} yet; add it"),
         };
         return (effect, Some(i));
     }

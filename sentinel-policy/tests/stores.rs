@@ -22,7 +22,7 @@ struct MemorySeed(MemoryPolicyStore);
 #[async_trait]
 impl Seed for MemorySeed {
     async fn put(&self, profile: &str, text: &str) {
-        self.0.put_text(profile, text);
+        self.0.put_text(profile, text).unwrap();
     }
 }
 
@@ -246,13 +246,19 @@ impl PolicyStore for Counting {
 #[tokio::test(start_paused = true)]
 async fn cache_reuses_until_ttl_then_reloads() {
     let backend = Arc::new(Counting::default());
-    backend.inner.put_text("dev", conformance::ALLOW_ALICE);
+    backend
+        .inner
+        .put_text("dev", conformance::ALLOW_ALICE)
+        .unwrap();
     let cached = Cached::new(Arc::clone(&backend), Duration::from_secs(60));
     cached.get("dev").await.unwrap();
     cached.get("dev").await.unwrap();
     assert_eq!(backend.calls.load(Ordering::SeqCst), 1);
     // An update is seen only after the TTL.
-    backend.inner.put_text("dev", conformance::DENY_ALL);
+    backend
+        .inner
+        .put_text("dev", conformance::DENY_ALL)
+        .unwrap();
     tokio::time::advance(Duration::from_secs(59)).await;
     assert_eq!(cached.get("dev").await.unwrap().rule_count(), 1);
     assert_eq!(
@@ -287,13 +293,16 @@ async fn cache_never_keeps_errors() {
         2,
         "errors are not cached"
     );
-    backend.inner.put_text("dev", conformance::BROKEN);
+    backend.inner.put_text("dev", conformance::BROKEN).unwrap();
     assert!(matches!(
         cached.get("dev").await,
         Err(Error::Invalid { .. })
     ));
     // Fixed document is picked up at once, because the error was not kept.
-    backend.inner.put_text("dev", conformance::ALLOW_ALICE);
+    backend
+        .inner
+        .put_text("dev", conformance::ALLOW_ALICE)
+        .unwrap();
     assert!(cached.get("dev").await.is_ok());
     assert_eq!(backend.calls.load(Ordering::SeqCst), 4);
 }
@@ -304,8 +313,14 @@ async fn concurrent_misses_make_one_backend_call() {
         delay: Duration::from_millis(50),
         ..Default::default()
     });
-    backend.inner.put_text("prod", conformance::ALLOW_ALICE);
-    backend.inner.put_text("dev", conformance::ALLOW_ALICE);
+    backend
+        .inner
+        .put_text("prod", conformance::ALLOW_ALICE)
+        .unwrap();
+    backend
+        .inner
+        .put_text("dev", conformance::ALLOW_ALICE)
+        .unwrap();
     let cached = Arc::new(Cached::new(Arc::clone(&backend), Duration::from_secs(60)));
     let mut tasks = Vec::new();
     for i in 0..32 {
@@ -328,8 +343,8 @@ async fn concurrent_misses_make_one_backend_call() {
 #[tokio::test]
 async fn cache_passes_through_list_and_profile_checks() {
     let memory = MemoryPolicyStore::new();
-    memory.put_text("b", conformance::ALLOW_ALICE);
-    memory.put_text("a", conformance::ALLOW_ALICE);
+    memory.put_text("b", conformance::ALLOW_ALICE).unwrap();
+    memory.put_text("a", conformance::ALLOW_ALICE).unwrap();
     let cached = Cached::new(memory.clone(), Duration::from_secs(5));
     conformance::run_all(&cached_uncached(memory.clone()), &MemorySeed(memory)).await;
     assert_eq!(

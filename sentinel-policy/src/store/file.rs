@@ -1,9 +1,10 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use tokio::io::AsyncReadExt;
 
 use super::{PolicyStore, check_profile_name};
 use crate::error::{Error, Problem, Result};
@@ -18,22 +19,32 @@ const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 /// The path decides the layout, checked on every read:
 /// - **a file**: one document governs every profile (its rules say which
 ///   profiles they cover);
-/// - **a directory**: one document per profile, named `<profile>.yaml`,
-///   `<profile>.yml` or `<profile>.json`. Exactly one of them may exist; a
-///   profile without a file has no policy (and is denied). There is no
-///   fallback document, so a new profile is never governed by accident.
+/// - **a directory**: one document per profile, named exactly
+///   `<profile>.yaml`, `<profile>.yml` or `<profile>.json` (the name is
+///   compared byte for byte, also on case-insensitive file systems).
+///   Exactly one of them may exist; a profile without a file has no policy
+///   (and is denied). There is no fallback document, so a new profile is
+///   never governed by accident.
 ///
-/// Files are read on every call; wrap the store in
-/// [`Cached`](crate::Cached) to reuse compiled policies.
-#[derive(Debug, Clone)]
+/// Only regular files (or links to them) up to
+/// [`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES) are read. Files are
+/// read on every call; a file whose text has not changed since the last
+/// call is not parsed again. Wrap the store in [`Cached`](crate::Cached) to
+/// avoid the reads too.
+#[derive(Debug)]
 pub struct FilePolicyStore {
     path: PathBuf,
+    /// The last document read in single-file mode, with its text.
+    last: Mutex<Option<(String, Arc<CompiledPolicy>)>>,
 }
 
 impl FilePolicyStore {
     /// A store reading `path` (a file or a directory).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            last: Mutex::new(None),
+        }
     }
 
     /// The configured path.
@@ -60,44 +71,104 @@ impl FilePolicyStore {
         }
     }
 
+    fn invalid(path: &Path, problem: Problem) -> Error {
+        Error::Invalid {
+            origin: path.display().to_string(),
+            problems: vec![problem],
+        }
+    }
+
+    /// Reads a regular file of bounded size as UTF-8.
     async fn read(&self, profile: &str, path: &Path) -> Result<String> {
         let meta = tokio::fs::metadata(path)
             .await
             .map_err(|e| self.io_error(profile, path, e))?;
-        if meta.len() > MAX_DOCUMENT_BYTES as u64 {
-            return Err(Error::Invalid {
-                origin: path.display().to_string(),
-                problems: vec![Problem::new(
-                    "",
-                    format!(
-                        "the file is {} bytes, more than the limit of {MAX_DOCUMENT_BYTES}",
-                        meta.len()
-                    ),
-                )],
-            });
+        if !meta.is_file() {
+            return Err(Self::invalid(
+                path,
+                Problem::new("", "not a regular file")
+                    .help("a policy must be a plain YAML or JSON file"),
+            ));
         }
-        let bytes = tokio::fs::read(path)
+        let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| self.io_error(profile, path, e))?;
-        String::from_utf8(bytes).map_err(|_| Error::Invalid {
-            origin: path.display().to_string(),
-            problems: vec![Problem::new("", "the file is not UTF-8 text").help("save it as UTF-8")],
+        let mut bytes = Vec::new();
+        file.take(MAX_DOCUMENT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| self.io_error(profile, path, e))?;
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(Self::invalid(
+                path,
+                Problem::new(
+                    "",
+                    format!("the file is larger than the limit of {MAX_DOCUMENT_BYTES} bytes"),
+                )
+                .help("split the policy into one file per profile"),
+            ));
+        }
+        String::from_utf8(bytes).map_err(|_| {
+            Self::invalid(
+                path,
+                Problem::new("", "the file is not UTF-8 text").help("save it as UTF-8"),
+            )
         })
     }
 
-    async fn is_dir(&self) -> Result<bool> {
+    async fn is_dir(&self, profile: &str) -> Result<bool> {
         match tokio::fs::metadata(&self.path).await {
             Ok(m) => Ok(m.is_dir()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
-                profile: String::new(),
+                profile: profile.to_owned(),
                 origin: self.path.display().to_string(),
                 help: format!(
                     "the policy path {} does not exist; create the file or directory",
                     self.path.display()
                 ),
             }),
-            Err(e) => Err(self.io_error("", &self.path, e)),
+            Err(e) => Err(self.io_error(profile, &self.path, e)),
         }
+    }
+
+    /// The single document, parsed only when its text changed.
+    async fn single(&self, profile: &str) -> Result<Arc<CompiledPolicy>> {
+        let text = self.read(profile, &self.path).await?;
+        if let Some((last_text, policy)) = &*self.lock_last()
+            && *last_text == text
+        {
+            return Ok(Arc::clone(policy));
+        }
+        let policy = Arc::new(CompiledPolicy::parse(
+            &text,
+            &self.path.display().to_string(),
+        )?);
+        *self.lock_last() = Some((text, Arc::clone(&policy)));
+        Ok(policy)
+    }
+
+    fn lock_last(&self) -> std::sync::MutexGuard<'_, Option<(String, Arc<CompiledPolicy>)>> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Names in the directory, exactly as stored.
+    async fn entries(&self, profile: &str) -> Result<Vec<String>> {
+        let mut dir = tokio::fs::read_dir(&self.path)
+            .await
+            .map_err(|e| self.io_error(profile, &self.path, e))?;
+        let mut names = Vec::new();
+        while let Some(entry) = dir
+            .next_entry()
+            .await
+            .map_err(|e| self.io_error(profile, &self.path, e))?
+        {
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
     }
 }
 
@@ -105,27 +176,16 @@ impl FilePolicyStore {
 impl PolicyStore for FilePolicyStore {
     async fn get(&self, profile: &str) -> Result<Arc<CompiledPolicy>> {
         check_profile_name(profile)?;
-        let is_dir = self.is_dir().await.map_err(|e| match e {
-            Error::NotFound { origin, help, .. } => Error::NotFound {
-                profile: profile.to_owned(),
-                origin,
-                help,
-            },
-            other => other,
-        })?;
-        if !is_dir {
-            let text = self.read(profile, &self.path).await?;
-            return CompiledPolicy::parse(&text, &self.path.display().to_string()).map(Arc::new);
+        if !self.is_dir(profile).await? {
+            return self.single(profile).await;
         }
-        let mut found = Vec::new();
-        for ext in EXTENSIONS {
-            let candidate = self.path.join(format!("{profile}.{ext}"));
-            match tokio::fs::symlink_metadata(&candidate).await {
-                Ok(_) => found.push(candidate),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(self.io_error(profile, &candidate, e)),
-            }
-        }
+        let entries = self.entries(profile).await?;
+        let found: Vec<PathBuf> = EXTENSIONS
+            .iter()
+            .map(|ext| format!("{profile}.{ext}"))
+            .filter(|name| entries.contains(name))
+            .map(|name| self.path.join(name))
+            .collect();
         match found.as_slice() {
             [] => Err(Error::NotFound {
                 profile: profile.to_owned(),
@@ -139,30 +199,27 @@ impl PolicyStore for FilePolicyStore {
                 let text = self.read(profile, one).await?;
                 CompiledPolicy::parse(&text, &one.display().to_string()).map(Arc::new)
             }
-            many => Err(Error::Invalid {
-                origin: self.path.display().to_string(),
-                problems: vec![
-                    Problem::new(
-                        "",
-                        format!(
-                            "more than one policy file for profile \"{profile}\": {}",
-                            many.iter()
-                                .map(|p| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                    .help("keep exactly one of them"),
-                ],
-            }),
+            many => Err(Self::invalid(
+                &self.path,
+                Problem::new(
+                    "",
+                    format!(
+                        "more than one policy file for profile \"{profile}\": {}",
+                        many.iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .help("keep exactly one of them"),
+            )),
         }
     }
 
     async fn list(&self) -> Result<Vec<String>> {
-        if !self.is_dir().await? {
+        if !self.is_dir("").await? {
             // One document for all: the profiles it names.
-            let text = self.read("", &self.path).await?;
-            let policy = CompiledPolicy::parse(&text, &self.path.display().to_string())?;
+            let policy = self.single("").await?;
             let doc = policy.document();
             let mut names: BTreeSet<String> = doc.profiles.keys().cloned().collect();
             for rule in &doc.rules {
@@ -170,26 +227,16 @@ impl PolicyStore for FilePolicyStore {
             }
             return Ok(names.into_iter().collect());
         }
-        let mut dir = tokio::fs::read_dir(&self.path)
-            .await
-            .map_err(|e| self.io_error("", &self.path, e))?;
-        let mut names = BTreeSet::new();
-        while let Some(entry) = dir
-            .next_entry()
-            .await
-            .map_err(|e| self.io_error("", &self.path, e))?
-        {
-            let path = entry.path();
-            let (Some(stem), Some(ext)) = (
-                path.file_stem().and_then(|s| s.to_str()),
-                path.extension().and_then(|s| s.to_str()),
-            ) else {
-                continue;
-            };
-            if EXTENSIONS.contains(&ext) && check_profile_name(stem).is_ok() {
-                names.insert(stem.to_owned());
-            }
-        }
+        let names: BTreeSet<String> = self
+            .entries("")
+            .await?
+            .into_iter()
+            .filter_map(|name| {
+                let (stem, ext) = name.rsplit_once('.')?;
+                (EXTENSIONS.contains(&ext) && check_profile_name(stem).is_ok())
+                    .then(|| stem.to_owned())
+            })
+            .collect();
         Ok(names.into_iter().collect())
     }
 

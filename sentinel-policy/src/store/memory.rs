@@ -24,7 +24,7 @@ enum Entry {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use sentinel_policy::{MemoryPolicyStore, PolicyStore};
 /// let store = MemoryPolicyStore::new();
-/// store.put_text("dev", "version: '1'\nrules: [{name: all, effect: allow}]");
+/// store.put_text("dev", "version: '1'\nrules: [{name: all, effect: allow}]")?;
 /// assert_eq!(store.list().await?, vec!["dev".to_string()]);
 /// assert_eq!(store.get("dev").await?.rule_count(), 1);
 /// # Ok::<(), sentinel_policy::Error>(())
@@ -42,16 +42,22 @@ impl MemoryPolicyStore {
     }
 
     /// Stores policy text for `profile`, replacing what was there. It is
-    /// parsed when read.
-    pub fn put_text(&self, profile: &str, text: &str) {
+    /// parsed when read. Fails only for a name that
+    /// [`check_profile_name`] refuses.
+    pub fn put_text(&self, profile: &str, text: &str) -> Result<()> {
+        check_profile_name(profile)?;
         self.write()
             .insert(profile.to_owned(), Entry::Text(Arc::from(text)));
+        Ok(())
     }
 
-    /// Stores an already compiled policy for `profile`.
-    pub fn put(&self, profile: &str, policy: CompiledPolicy) {
+    /// Stores an already compiled policy for `profile`. Fails only for a
+    /// name that [`check_profile_name`] refuses.
+    pub fn put(&self, profile: &str, policy: CompiledPolicy) -> Result<()> {
+        check_profile_name(profile)?;
         self.write()
             .insert(profile.to_owned(), Entry::Compiled(Arc::new(policy)));
+        Ok(())
     }
 
     /// Removes the policy of `profile`; returns whether there was one.

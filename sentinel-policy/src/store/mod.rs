@@ -26,7 +26,7 @@ mod memory;
 #[cfg(feature = "ssm")]
 mod ssm;
 
-pub use cached::Cached;
+pub use cached::{Cached, DEFAULT_CACHE_CAPACITY};
 #[cfg(feature = "file")]
 pub use file::FilePolicyStore;
 pub use memory::MemoryPolicyStore;

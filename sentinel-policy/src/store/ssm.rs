@@ -29,9 +29,10 @@ impl SsmPolicyStore {
     /// A trailing `/` is ignored; a missing leading `/` is added.
     pub fn new(client: aws_sdk_ssm::Client, root: impl Into<String>) -> Self {
         let root = root.into();
-        let trimmed = root.trim_end_matches('/');
-        let root = if trimmed.starts_with('/') {
-            trimmed.to_owned()
+        // Kept without a trailing `/`; the top level `/` is the empty root.
+        let trimmed = root.trim_matches('/');
+        let root = if trimmed.is_empty() {
+            String::new()
         } else {
             format!("/{trimmed}")
         };
@@ -54,7 +55,7 @@ impl SsmPolicyStore {
         R: std::fmt::Debug,
     {
         let name = if profile.is_empty() {
-            self.root.clone()
+            format!("{}/", self.root)
         } else {
             self.parameter_name(profile)
         };
@@ -116,10 +117,15 @@ impl PolicyStore for SsmPolicyStore {
 
     async fn list(&self) -> Result<Vec<String>> {
         let prefix = format!("{}/", self.root);
+        let path = if self.root.is_empty() {
+            "/"
+        } else {
+            &self.root
+        };
         let mut pages = self
             .client
             .get_parameters_by_path()
-            .path(&self.root)
+            .path(path)
             .recursive(false)
             .with_decryption(false)
             .into_paginator()
@@ -141,6 +147,6 @@ impl PolicyStore for SsmPolicyStore {
     }
 
     fn describe(&self) -> String {
-        format!("ssm:{}", self.root)
+        format!("ssm:{}/", self.root)
     }
 }
