@@ -10,7 +10,7 @@ use saphyr_parser::{Event, Parser, Tag};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::document::{ApprovalSection, BreakGlassSection, PolicyDocument, RateLimitSection};
+use crate::document::{ApprovalSection, BreakGlassSection, PolicyDocument, RateLimitSection, Rule};
 use crate::error::{Location, Problem};
 use crate::strict::Strict;
 use crate::validate::{Parts, validate};
@@ -588,25 +588,32 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
             );
         }
     }
-    let approvals = rules_section(&mut c, &mut top, "approvals")
-        .map(|r| r.map(|rules| ApprovalSection { rules }));
-    let breakglass = rules_section(&mut c, &mut top, "breakglass")
-        .map(|r| r.map(|rules| BreakGlassSection { rules }));
-    let rate_limits = rules_section(&mut c, &mut top, "rate_limits")
-        .map(|r| r.map(|rules| RateLimitSection { rules }));
+    let approvals = rules_section(&mut c, &mut top, "approvals");
+    let breakglass = rules_section(&mut c, &mut top, "breakglass");
+    let rate_limits = rules_section(&mut c, &mut top, "rate_limits");
     let profiles = section(&mut c, &mut top, "profiles");
     // Check the meaning of every part that did parse, so that one broken
     // rule does not hide the problems of the others.
-    let parts = Parts {
-        rules: &rules,
-        rule_names: &rule_names,
-        rules_broken: !rules_ok,
-        approvals: approvals.as_ref().ok().and_then(Option::as_ref),
-        breakglass: breakglass.as_ref().ok().and_then(Option::as_ref),
-        rate_limits: rate_limits.as_ref().ok().and_then(Option::as_ref),
-        profiles: profiles.as_ref().ok().and_then(Option::as_ref),
-    };
-    validate(&parts, &mut c);
+    {
+        let rule_refs: Vec<(usize, &Rule)> = rules.iter().map(|(i, r)| (*i, r)).collect();
+        let name_refs: Vec<(usize, &str)> =
+            rule_names.iter().map(|(i, n)| (*i, n.as_str())).collect();
+        let (approval_refs, breakglass_refs, rate_refs) =
+            (approvals.refs(), breakglass.refs(), rate_limits.refs());
+        let parts = Parts {
+            rules: &rule_refs,
+            rule_names: &name_refs,
+            rules_broken: !rules_ok,
+            approvals: &approval_refs,
+            breakglass: &breakglass_refs,
+            rate_limits: &rate_refs,
+            profiles: profiles.as_ref().ok().and_then(Option::as_ref),
+        };
+        validate(&parts, &mut c);
+    }
+    let approvals = approvals.finish(|rules| ApprovalSection { rules });
+    let breakglass = breakglass.finish(|rules| BreakGlassSection { rules });
+    let rate_limits = rate_limits.finish(|rules| RateLimitSection { rules });
     match (
         version,
         rules_ok,
@@ -651,15 +658,24 @@ fn section<T: DeserializeOwned>(
 }
 
 /// An optional section holding only `rules:`, read rule by rule so one
-/// broken rule does not hide the problems of the others.
+/// broken rule does not hide the problems of the others. Returns the rules
+/// that parsed, with their positions, and whether the section is whole.
 fn rules_section<R: DeserializeOwned>(
     c: &mut Collector<'_>,
     top: &mut Map<String, Value>,
     name: &str,
-) -> Result<Option<Vec<R>>, ()> {
+) -> Section<R> {
     let base = [Seg::Key(name.into())];
+    let mut section = Section {
+        present: true,
+        ok: true,
+        rules: Vec::new(),
+    };
     let mut map = match top.remove(name) {
-        None | Some(Value::Null) => return Ok(None),
+        None | Some(Value::Null) => {
+            section.present = false;
+            return section;
+        }
         Some(Value::Object(map)) => map,
         Some(other) => {
             c.push(
@@ -673,10 +689,10 @@ fn rules_section<R: DeserializeOwned>(
                     "write `{name}:` followed by an indented `rules:` list"
                 )),
             );
-            return Err(());
+            section.ok = false;
+            return section;
         }
     };
-    let mut ok = true;
     for key in map.keys().filter(|k| k.as_str() != "rules") {
         let mut path = base.to_vec();
         path.push(Seg::Key(key.clone()));
@@ -686,9 +702,8 @@ fn rules_section<R: DeserializeOwned>(
             Problem::new("", format!("unknown field `{key}`"))
                 .help(format!("`{name}` holds only a `rules:` list")),
         );
-        ok = false;
+        section.ok = false;
     }
-    let mut rules = Vec::new();
     let rules_path = [Seg::Key(name.into()), Seg::Key("rules".into())];
     match map.remove("rules") {
         Some(Value::Array(items)) => {
@@ -696,8 +711,8 @@ fn rules_section<R: DeserializeOwned>(
                 let mut path = rules_path.to_vec();
                 path.push(Seg::Index(i));
                 match c.deserialize(&path, item) {
-                    Some(rule) => rules.push(rule),
-                    None => ok = false,
+                    Some(rule) => section.rules.push((i, rule)),
+                    None => section.ok = false,
                 }
             }
         }
@@ -708,7 +723,7 @@ fn rules_section<R: DeserializeOwned>(
                 Problem::new("", "missing field `rules`")
                     .help(format!("add `rules:` under `{name}:`")),
             );
-            ok = false;
+            section.ok = false;
         }
         Some(other) => {
             c.push(
@@ -720,10 +735,30 @@ fn rules_section<R: DeserializeOwned>(
                 )
                 .help("write each rule as a `- name: ...` item"),
             );
-            ok = false;
+            section.ok = false;
         }
     }
-    if ok { Ok(Some(rules)) } else { Err(()) }
+    section
+}
+
+struct Section<R> {
+    present: bool,
+    ok: bool,
+    rules: Vec<(usize, R)>,
+}
+
+impl<R> Section<R> {
+    fn refs(&self) -> Vec<(usize, &R)> {
+        self.rules.iter().map(|(i, r)| (*i, r)).collect()
+    }
+
+    fn finish<S>(self, wrap: impl FnOnce(Vec<R>) -> S) -> Result<Option<S>, ()> {
+        match (self.present, self.ok) {
+            (false, _) => Ok(None),
+            (true, true) => Ok(Some(wrap(self.rules.into_iter().map(|(_, r)| r).collect()))),
+            (true, false) => Err(()),
+        }
+    }
 }
 
 fn kind(v: &Value) -> &'static str {

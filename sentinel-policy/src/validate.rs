@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::document::{
-    ApprovalSection, BreakGlassSection, PolicyDocument, ProfileConfig, RateLimitSection, Rule,
-    TimeWindow,
+    ApprovalRule, BreakGlassRule, PolicyDocument, ProfileConfig, RateLimitRule, Rule, TimeWindow,
 };
 use crate::error::Problem;
 use crate::parse::{Collector, Path, Seg, path_string};
@@ -220,36 +219,52 @@ fn is_external_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/-_".contains(&b))
 }
 
-/// The parts of a document that parsed, with the original rule positions.
+/// The parts of a document that parsed, with their original positions.
 pub(crate) struct Parts<'a> {
-    pub(crate) rules: &'a [(usize, Rule)],
+    pub(crate) rules: &'a [(usize, &'a Rule)],
     /// Names of every rule written as text, including rules that did not
     /// parse, so a duplicate is reported even next to a broken rule.
-    pub(crate) rule_names: &'a [(usize, String)],
+    pub(crate) rule_names: &'a [(usize, &'a str)],
     pub(crate) rules_broken: bool,
-    pub(crate) approvals: Option<&'a ApprovalSection>,
-    pub(crate) breakglass: Option<&'a BreakGlassSection>,
-    pub(crate) rate_limits: Option<&'a RateLimitSection>,
+    pub(crate) approvals: &'a [(usize, &'a ApprovalRule)],
+    pub(crate) breakglass: &'a [(usize, &'a BreakGlassRule)],
+    pub(crate) rate_limits: &'a [(usize, &'a RateLimitRule)],
     pub(crate) profiles: Option<&'a BTreeMap<String, ProfileConfig>>,
+}
+
+fn indexed<T>(items: &[T]) -> Vec<(usize, &T)> {
+    items.iter().enumerate().collect()
 }
 
 /// Checks a whole document built in code.
 pub(crate) fn validate_document(doc: &PolicyDocument, c: &mut Collector<'_>) {
-    let rules: Vec<(usize, Rule)> = doc.rules.iter().cloned().enumerate().collect();
-    let names: Vec<(usize, String)> = doc
+    let rules = indexed(&doc.rules);
+    let names: Vec<(usize, &str)> = doc
         .rules
         .iter()
-        .map(|r| r.name.clone())
+        .map(|r| r.name.as_str())
         .enumerate()
         .collect();
+    let approvals = doc
+        .approvals
+        .as_ref()
+        .map_or_else(Vec::new, |a| indexed(&a.rules));
+    let breakglass = doc
+        .breakglass
+        .as_ref()
+        .map_or_else(Vec::new, |b| indexed(&b.rules));
+    let rate_limits = doc
+        .rate_limits
+        .as_ref()
+        .map_or_else(Vec::new, |r| indexed(&r.rules));
     validate(
         &Parts {
             rules: &rules,
             rule_names: &names,
             rules_broken: false,
-            approvals: doc.approvals.as_ref(),
-            breakglass: doc.breakglass.as_ref(),
-            rate_limits: doc.rate_limits.as_ref(),
+            approvals: &approvals,
+            breakglass: &breakglass,
+            rate_limits: &rate_limits,
             profiles: Some(&doc.profiles),
         },
         c,
@@ -270,12 +285,12 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         );
     }
     let mut names = Names::new();
-    let mut by_index: BTreeMap<usize, (Option<&String>, Option<&Rule>)> = BTreeMap::new();
+    let mut by_index: BTreeMap<usize, (Option<&str>, Option<&Rule>)> = BTreeMap::new();
     for (i, name) in doc.rule_names {
-        by_index.entry(*i).or_default().0 = Some(name);
+        by_index.entry(*i).or_default().0 = Some(*name);
     }
     for (i, rule) in doc.rules {
-        by_index.entry(*i).or_default().1 = Some(rule);
+        by_index.entry(*i).or_default().1 = Some(*rule);
     }
     for (i, (name, rule)) in by_index {
         let base = vec![Seg::Key("rules".into()), Seg::Index(i)];
@@ -324,11 +339,11 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         }
     }
 
-    if let Some(a) = doc.approvals {
+    {
         let base = vec![Seg::Key("approvals".into()), Seg::Key("rules".into())];
         let mut names = Names::new();
-        for (i, rule) in a.rules.iter().enumerate() {
-            let p = idx(&base, i);
+        for (i, rule) in doc.approvals {
+            let p = idx(&base, *i);
             names.check(c, "approval rule", key(&p, "name"), &rule.name);
             check_list(c, &key(&p, "profiles"), "profile", &rule.profiles);
             check_list(c, &key(&p, "approvers"), "approver", &rule.approvers);
@@ -372,11 +387,11 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         }
     }
 
-    if let Some(b) = doc.breakglass {
+    {
         let base = vec![Seg::Key("breakglass".into()), Seg::Key("rules".into())];
         let mut names = Names::new();
-        for (i, rule) in b.rules.iter().enumerate() {
-            let p = idx(&base, i);
+        for (i, rule) in doc.breakglass {
+            let p = idx(&base, *i);
             names.check(c, "break-glass rule", key(&p, "name"), &rule.name);
             check_list(c, &key(&p, "profiles"), "profile", &rule.profiles);
             check_list(c, &key(&p, "users"), "user", &rule.users);
@@ -399,11 +414,11 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         }
     }
 
-    if let Some(r) = doc.rate_limits {
+    {
         let base = vec![Seg::Key("rate_limits".into()), Seg::Key("rules".into())];
         let mut names = Names::new();
-        for (i, rule) in r.rules.iter().enumerate() {
-            let p = idx(&base, i);
+        for (i, rule) in doc.rate_limits {
+            let p = idx(&base, *i);
             names.check(c, "rate-limit rule", key(&p, "name"), &rule.name);
             check_list(c, &key(&p, "profiles"), "profile", &rule.profiles);
             let quotas = [

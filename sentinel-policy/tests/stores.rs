@@ -456,3 +456,151 @@ async fn ssm_throttling_is_a_backend_error_that_says_so() {
         other => panic!("expected Backend, got {other:?}"),
     }
 }
+
+/// A backend that fails slowly, counting its calls.
+#[derive(Debug, Default)]
+struct Failing {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl PolicyStore for Failing {
+    async fn get(&self, _profile: &str) -> sentinel_policy::Result<Arc<CompiledPolicy>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Err(Error::AccessDenied {
+            profile: "prod".into(),
+            origin: "failing".into(),
+            message: "nope".into(),
+        })
+    }
+    async fn list(&self) -> sentinel_policy::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn describe(&self) -> String {
+        "failing".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_share_one_failure() {
+    let backend = Arc::new(Failing::default());
+    let cached = Arc::new(Cached::new(Arc::clone(&backend), Duration::from_secs(60)));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let cached = Arc::clone(&cached);
+            tokio::spawn(async move { cached.get("prod").await })
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Err(Error::AccessDenied { .. })));
+    }
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        1,
+        "waiters share the failure"
+    );
+    // ...and the failure is not kept.
+    assert!(cached.get("prod").await.is_err());
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cache_forever_and_bounded_capacity() {
+    let backend = Arc::new(Counting::default());
+    for name in ["a", "b", "c"] {
+        backend
+            .inner
+            .put_text(name, conformance::ALLOW_ALICE)
+            .unwrap();
+    }
+    // Duration::MAX means "until invalidated", not an overflow.
+    let forever = Cached::new(Arc::clone(&backend), Duration::MAX);
+    forever.get("a").await.unwrap();
+    tokio::time::advance(Duration::from_secs(10 * 365 * 86400)).await;
+    forever.get("a").await.unwrap();
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 1);
+
+    let small = Cached::with_capacity(Arc::clone(&backend), Duration::from_secs(60), 2);
+    for name in ["a", "b", "c", "a", "b", "c"] {
+        small.get(name).await.unwrap();
+    }
+    // Never more than two kept, so some were fetched again; all answers right.
+    assert!(backend.calls.load(Ordering::SeqCst) > 1 + 3);
+    assert!(format!("{small:?}").contains("entries: 2"), "{small:?}");
+    // Invalid names are refused before they take a slot.
+    assert!(matches!(
+        small.get("../etc").await,
+        Err(Error::InvalidProfile { .. })
+    ));
+}
+
+#[tokio::test]
+async fn file_store_reads_only_regular_files_with_exact_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilePolicyStore::new(dir.path());
+    // A directory (or device, or FIFO) named like a policy is refused.
+    std::fs::create_dir(dir.path().join("odd.yaml")).unwrap();
+    match store.get("odd").await {
+        Err(Error::Invalid { problems, .. }) => {
+            assert!(problems[0].message.contains("not a regular file"))
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.yaml")).unwrap();
+        assert!(matches!(
+            store.get("zero").await,
+            Err(Error::Invalid { .. })
+        ));
+    }
+    // Names match byte for byte: PROD is not prod, even where the file
+    // system would open prod.yaml for PROD.yaml.
+    std::fs::write(dir.path().join("prod.yaml"), conformance::ALLOW_ALICE).unwrap();
+    assert!(store.get("prod").await.is_ok());
+    assert!(matches!(
+        store.get("PROD").await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn single_file_is_parsed_once_until_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, conformance::ALLOW_ALICE).unwrap();
+    let store = FilePolicyStore::new(&path);
+    let a = store.get("a").await.unwrap();
+    let b = store.get("b").await.unwrap();
+    assert!(
+        Arc::ptr_eq(&a, &b),
+        "one compiled policy shared by every profile"
+    );
+    std::fs::write(&path, conformance::DENY_ALL).unwrap();
+    let c = store.get("a").await.unwrap();
+    assert!(!Arc::ptr_eq(&a, &c));
+    assert_eq!(c.document().rules[0].name, "nobody");
+}
+
+#[tokio::test]
+async fn ssm_root_slash_means_top_level() {
+    let Some(endpoint) = sentinel_testkit::aws_endpoint() else {
+        return;
+    };
+    let config = sentinel_testkit::sdk_config(&endpoint).await;
+    let client = aws_sdk_ssm::Client::new(&config);
+    let store = SsmPolicyStore::new(client.clone(), "/");
+    let profile = sentinel_testkit::unique_name("toplevel");
+    assert_eq!(store.parameter_name(&profile), format!("/{profile}"));
+    client
+        .put_parameter()
+        .name(format!("/{profile}"))
+        .value(conformance::ALLOW_ALICE)
+        .r#type(ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.get(&profile).await.unwrap().rule_count(), 1);
+    assert!(store.list().await.unwrap().contains(&profile));
+}
