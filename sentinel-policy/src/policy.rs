@@ -1,7 +1,7 @@
 //! Compiled policies and their evaluation.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -186,8 +186,10 @@ struct CompiledRule {
     time: Option<CompiledTime>,
     /// Users still to check (sorted ids) when the index could not.
     users: Option<Vec<u32>>,
-    reason: Arc<str>,
-    unmet_reason: Arc<str>,
+    /// The rule's own reason, or a default made on first use.
+    reason: OnceLock<Arc<str>>,
+    /// Why a `require_server*` rule denied, made on first use.
+    unmet_reason: OnceLock<Arc<str>>,
     max_server_duration: Option<Duration>,
     session_table: Option<Arc<str>>,
 }
@@ -203,9 +205,76 @@ pub struct CompiledPolicy {
     profile_ids: FxHashMap<Box<str>, u32>,
     user_ids: FxHashMap<Box<str>, u32>,
     any: Vec<u32>,
-    by_profile: Vec<Vec<u32>>,
-    by_user: Vec<Vec<u32>>,
-    by_pair: FxHashMap<(u32, u32), Vec<u32>>,
+    by_profile: Lists,
+    by_user: Lists,
+    by_pair: PairLists,
+}
+
+/// Lists of rule positions for dense keys `0..n`, stored flat: key `k`
+/// owns `rules[starts[k]..starts[k + 1]]`, in rule order.
+#[derive(Debug, Default)]
+struct Lists {
+    starts: Vec<u32>,
+    rules: Vec<u32>,
+}
+
+impl Lists {
+    fn by_dense_key(mut entries: Vec<(u32, u32)>, keys: usize) -> Self {
+        // Stable sort: rule order within a key is kept.
+        entries.sort_by_key(|&(k, _)| k);
+        let mut starts = vec![0u32; keys + 1];
+        for &(k, _) in &entries {
+            if let Some(n) = starts.get_mut(k as usize + 1) {
+                *n += 1;
+            }
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        Self {
+            starts,
+            rules: entries.into_iter().map(|(_, r)| r).collect(),
+        }
+    }
+
+    fn get(&self, key: u32) -> &[u32] {
+        let k = key as usize;
+        match (self.starts.get(k), self.starts.get(k + 1)) {
+            (Some(&a), Some(&b)) => self.rules.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+/// Lists of rule positions per (profile, user) pair, stored flat.
+#[derive(Debug, Default)]
+struct PairLists {
+    ranges: FxHashMap<(u32, u32), (u32, u32)>,
+    rules: Vec<u32>,
+}
+
+impl PairLists {
+    fn new(mut entries: Vec<((u32, u32), u32)>) -> Self {
+        entries.sort_by_key(|&(k, _)| k);
+        let mut ranges = FxHashMap::default();
+        let mut rules = Vec::with_capacity(entries.len());
+        for (key, rule) in entries {
+            let at = u32::try_from(rules.len()).unwrap_or(u32::MAX);
+            ranges
+                .entry(key)
+                .and_modify(|(_, end): &mut (u32, u32)| *end = at + 1)
+                .or_insert((at, at + 1));
+            rules.push(rule);
+        }
+        Self { ranges, rules }
+    }
+
+    fn get(&self, key: (u32, u32)) -> &[u32] {
+        match self.ranges.get(&key) {
+            Some(&(a, b)) => self.rules.get(a as usize..b as usize).unwrap_or(&[]),
+            None => &[],
+        }
+    }
 }
 
 impl fmt::Debug for CompiledPolicy {
@@ -290,100 +359,71 @@ impl CompiledPolicy {
     }
 
     fn compile_valid(document: PolicyDocument, origin: &str) -> Self {
-        let mut this = CompiledPolicy {
-            origin: Arc::from(origin),
-            rules: Vec::with_capacity(document.rules.len()),
-            profile_ids: FxHashMap::default(),
-            user_ids: FxHashMap::default(),
-            any: Vec::new(),
-            by_profile: Vec::new(),
-            by_user: Vec::new(),
-            by_pair: FxHashMap::default(),
-            document: PolicyDocument {
-                version: document.version,
-                rules: Vec::new(),
-                approvals: None,
-                breakglass: None,
-                rate_limits: None,
-                profiles: Default::default(),
-            },
-        };
-        let mut pairs = 0usize;
+        let mut profile_ids = FxHashMap::default();
+        let mut user_ids = FxHashMap::default();
+        let mut any = Vec::new();
+        // (key, rule) entries, grouped into flat lists afterwards.
+        let mut profile_entries: Vec<(u32, u32)> = Vec::new();
+        let mut user_entries: Vec<(u32, u32)> = Vec::new();
+        let mut pair_entries: Vec<((u32, u32), u32)> = Vec::new();
+        let mut rules = Vec::with_capacity(document.rules.len());
+        let (mut pids, mut uids) = (Vec::new(), Vec::new());
         for (i, rule) in document.rules.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let c = &rule.conditions;
-            let pids: Vec<u32> = dedup(c.profiles.iter().map(|p| intern(&mut this.profile_ids, p)));
-            let uids: Vec<u32> = dedup(c.users.iter().map(|u| intern(&mut this.user_ids, u)));
+            ids_of(&mut profile_ids, &c.profiles, &mut pids);
+            ids_of(&mut user_ids, &c.users, &mut uids);
             let mut residual_users = None;
             match (pids.is_empty(), uids.is_empty()) {
-                (true, true) => this.any.push(idx),
-                (false, true) => {
-                    for &p in &pids {
-                        push_at(&mut this.by_profile, p, idx);
-                    }
-                }
-                (true, false) => {
-                    for &u in &uids {
-                        push_at(&mut this.by_user, u, idx);
-                    }
-                }
+                (true, true) => any.push(idx),
+                (false, true) => profile_entries.extend(pids.iter().map(|&p| (p, idx))),
+                (true, false) => user_entries.extend(uids.iter().map(|&u| (u, idx))),
                 (false, false)
                     if pids.len() * uids.len() > MAX_PAIRS_PER_RULE
-                        || pairs + pids.len() * uids.len() > MAX_PAIRS_TOTAL =>
+                        || pair_entries.len() + pids.len() * uids.len() > MAX_PAIRS_TOTAL =>
                 {
-                    for &p in &pids {
-                        push_at(&mut this.by_profile, p, idx);
-                    }
+                    profile_entries.extend(pids.iter().map(|&p| (p, idx)));
                     residual_users = Some(uids.clone());
                 }
                 (false, false) => {
-                    pairs += pids.len() * uids.len();
                     for &p in &pids {
-                        for &u in &uids {
-                            this.by_pair.entry((p, u)).or_default().push(idx);
-                        }
+                        pair_entries.extend(uids.iter().map(|&u| ((p, u), idx)));
                     }
                 }
             }
-            let modes = c.mode.iter().fold(0u8, |m, mode| m | mode.bit());
-            let time = c.time.as_ref().map(|w| CompiledTime {
-                tz: w
-                    .timezone
-                    .as_ref()
-                    .map_or(TimeZone::UTC, |t| t.time_zone().clone()),
-                days: w.days.iter().fold(0u8, |m, d| m | d.bit()),
-                hours: w.hours,
-            });
-            let name: Arc<str> = Arc::from(rule.name.as_str());
-            let reason: Arc<str> = match &rule.reason {
-                Some(r) if !r.trim().is_empty() => Arc::from(r.as_str()),
-                _ => Arc::from(default_reason(&rule.name, rule.effect)),
-            };
-            let unmet_reason: Arc<str> = match rule.effect {
-                Effect::RequireServer => Arc::from(format!(
-                    "rule \"{}\" allows this profile only in server mode; use `sentinel exec --server`",
-                    rule.name
-                )),
-                Effect::RequireServerSession => Arc::from(format!(
-                    "rule \"{}\" allows this profile only in server mode with session tracking; use `sentinel exec --server --session-table <table>`",
-                    rule.name
-                )),
-                _ => Arc::clone(&reason),
-            };
-            this.rules.push(CompiledRule {
-                name,
+            rules.push(CompiledRule {
+                name: Arc::from(rule.name.as_str()),
                 effect: rule.effect,
-                modes,
-                time,
+                modes: c.mode.iter().fold(0u8, |m, mode| m | mode.bit()),
+                time: c.time.as_ref().map(|w| CompiledTime {
+                    tz: w
+                        .timezone
+                        .as_ref()
+                        .map_or(TimeZone::UTC, |t| t.time_zone().clone()),
+                    days: w.days.iter().fold(0u8, |m, d| m | d.bit()),
+                    hours: w.hours,
+                }),
                 users: residual_users,
-                reason,
-                unmet_reason,
+                reason: match &rule.reason {
+                    Some(r) if !r.trim().is_empty() => OnceLock::from(Arc::from(r.as_str())),
+                    _ => OnceLock::new(),
+                },
+                unmet_reason: OnceLock::new(),
                 max_server_duration: rule.max_server_duration.map(|d| d.get()),
                 session_table: rule.session_table.as_deref().map(Arc::from),
             });
         }
-        this.document = document;
-        this
+        CompiledPolicy {
+            origin: Arc::from(origin),
+            by_profile: Lists::by_dense_key(profile_entries, profile_ids.len()),
+            by_user: Lists::by_dense_key(user_entries, user_ids.len()),
+            by_pair: PairLists::new(pair_entries),
+            profile_ids,
+            user_ids,
+            any,
+            rules,
+            document,
+        }
     }
 
     /// Decides a request: the first rule whose conditions all hold decides;
@@ -394,12 +434,10 @@ impl CompiledPolicy {
         let empty: &[u32] = &[];
         let mut lists: [&[u32]; 4] = [
             &self.any,
-            pid.and_then(|p| self.by_profile.get(p as usize))
-                .map_or(empty, Vec::as_slice),
-            uid.and_then(|u| self.by_user.get(u as usize))
-                .map_or(empty, Vec::as_slice),
+            pid.map_or(empty, |p| self.by_profile.get(p)),
+            uid.map_or(empty, |u| self.by_user.get(u)),
             match (pid, uid) {
-                (Some(p), Some(u)) => self.by_pair.get(&(p, u)).map_or(empty, Vec::as_slice),
+                (Some(p), Some(u)) => self.by_pair.get((p, u)),
                 _ => empty,
             },
         ];
@@ -475,9 +513,11 @@ impl CompiledRule {
             rule_index: Some(index),
             rule_effect: Some(self.effect),
             reason: Arc::clone(if met {
-                &self.reason
+                self.reason
+                    .get_or_init(|| Arc::from(default_reason(&self.name, self.effect)))
             } else {
-                &self.unmet_reason
+                self.unmet_reason
+                    .get_or_init(|| Arc::from(unmet_reason(&self.name, self.effect)))
             }),
             requires_server: matches!(
                 self.effect,
@@ -487,6 +527,17 @@ impl CompiledRule {
             max_server_duration: self.max_server_duration,
             session_table: self.session_table.clone(),
         }
+    }
+}
+
+fn unmet_reason(name: &str, effect: Effect) -> String {
+    match effect {
+        Effect::RequireServerSession => format!(
+            "rule \"{name}\" allows this profile only in server mode with session tracking; use `sentinel exec --server --session-table <table>`"
+        ),
+        _ => format!(
+            "rule \"{name}\" allows this profile only in server mode; use `sentinel exec --server`"
+        ),
     }
 }
 
@@ -504,22 +555,21 @@ fn default_reason(name: &str, effect: Effect) -> String {
     }
 }
 
-fn intern(ids: &mut FxHashMap<Box<str>, u32>, name: &str) -> u32 {
-    let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-    *ids.entry(Box::from(name)).or_insert(next)
-}
-
-fn dedup(it: impl Iterator<Item = u32>) -> Vec<u32> {
-    let mut v: Vec<u32> = it.collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-fn push_at(lists: &mut Vec<Vec<u32>>, at: u32, idx: u32) {
-    let at = at as usize;
-    if lists.len() <= at {
-        lists.resize_with(at + 1, Vec::new);
+/// The ids of `names` (interned on first sight), sorted and deduplicated,
+/// into `out`.
+fn ids_of(ids: &mut FxHashMap<Box<str>, u32>, names: &[String], out: &mut Vec<u32>) {
+    out.clear();
+    for name in names {
+        let id = match ids.get(name.as_str()) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                ids.insert(Box::from(name.as_str()), id);
+                id
+            }
+        };
+        out.push(id);
     }
-    lists[at].push(idx);
+    out.sort_unstable();
+    out.dedup();
 }
