@@ -410,6 +410,11 @@ impl<'a> Collector<'a> {
         base: &[Seg],
         mut value: Value,
     ) -> Option<T> {
+        // Fast path: most parts are fine, and path tracking costs an
+        // allocation per field.
+        if let Ok(v) = T::deserialize(Strict(&value)) {
+            return Some(v);
+        }
         let mut removed: Vec<Path> = Vec::new();
         for _ in 0..32 {
             let err = match serde_path_to_error::deserialize::<_, T>(Strict(&value)) {

@@ -8,7 +8,7 @@ use crate::document::{
     ApprovalRule, BreakGlassRule, PolicyDocument, ProfileConfig, RateLimitRule, Rule, TimeWindow,
 };
 use crate::error::Problem;
-use crate::parse::{Collector, Path, Seg, path_string};
+use crate::parse::{Collector, Path, Seg};
 use crate::types::{PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION};
 
 /// Longest access an approval may grant.
@@ -18,64 +18,123 @@ pub const MAX_BREAKGLASS_DURATION: Duration = Duration::from_secs(4 * 3600);
 /// Longest name (rule, user, profile) accepted.
 pub const MAX_NAME_LEN: usize = 256;
 
-fn key(path: &[Seg], k: &str) -> Path {
-    let mut p = path.to_vec();
-    p.push(Seg::Key(k.to_owned()));
-    p
+/// A path into the document, built on the stack and turned into a
+/// [`Path`] only when a problem is reported, so a valid document costs no
+/// allocations here.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    seg: SegRef<'a>,
 }
 
-fn idx(path: &[Seg], i: usize) -> Path {
-    let mut p = path.to_vec();
-    p.push(Seg::Index(i));
-    p
+#[derive(Clone, Copy)]
+enum SegRef<'a> {
+    Key(&'a str),
+    Index(usize),
 }
 
-struct Names {
-    seen: HashMap<String, String>,
+impl<'a> At<'a> {
+    fn root(key: &'a str) -> Self {
+        At {
+            parent: None,
+            seg: SegRef::Key(key),
+        }
+    }
+
+    fn key(&'a self, key: &'a str) -> At<'a> {
+        At {
+            parent: Some(self),
+            seg: SegRef::Key(key),
+        }
+    }
+
+    fn idx(&'a self, i: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            seg: SegRef::Index(i),
+        }
+    }
+
+    fn path(&self) -> Path {
+        let mut segs = Vec::new();
+        let mut cur = Some(self);
+        while let Some(at) = cur {
+            segs.push(match at.seg {
+                SegRef::Key(k) => Seg::Key(k.to_owned()),
+                SegRef::Index(i) => Seg::Index(i),
+            });
+            cur = at.parent;
+        }
+        segs.reverse();
+        segs
+    }
 }
 
-impl Names {
-    fn new() -> Self {
+fn push(c: &mut Collector<'_>, at: &At<'_>, key: bool, problem: Problem) {
+    c.push(&at.path(), key, problem);
+}
+
+/// Finds duplicate names within one list of rules.
+struct Names<'a> {
+    prefix: &'static str,
+    seen: HashMap<&'a str, usize>,
+}
+
+impl<'a> Names<'a> {
+    fn new(prefix: &'static str) -> Self {
         Self {
+            prefix,
             seen: HashMap::new(),
         }
     }
 
-    fn check(&mut self, c: &mut Collector<'_>, what: &str, path: Path, name: &str) {
+    fn check(
+        &mut self,
+        c: &mut Collector<'_>,
+        what: &str,
+        at: At<'_>,
+        index: usize,
+        name: &'a str,
+    ) {
         if name.trim().is_empty() {
-            c.push(
-                &path,
+            push(
+                c,
+                &at,
                 false,
                 Problem::new("", format!("{what} name is empty"))
                     .help("give every rule a short unique name, e.g. `prod-business-hours`"),
             );
             return;
         }
-        check_name(c, &path, what, name);
+        check_name(c, &at, what, name);
         if let Some(first) = self.seen.get(name) {
-            c.push(
-                &path,
+            push(
+                c,
+                &at,
                 false,
-                Problem::new("", format!("duplicate {what} name \"{name}\""))
-                    .help(format!("{first} already uses it; names must be unique")),
+                Problem::new("", format!("duplicate {what} name \"{name}\"")).help(format!(
+                    "{}[{first}] already uses it; names must be unique",
+                    self.prefix
+                )),
             );
         } else {
-            self.seen
-                .insert(name.to_owned(), path_string(&path[..path.len() - 1]));
+            self.seen.insert(name, index);
         }
     }
 }
 
-fn check_name(c: &mut Collector<'_>, path: &[Seg], what: &str, name: &str) {
+fn check_name(c: &mut Collector<'_>, path: &At<'_>, what: &str, name: &str) {
     if name.len() > MAX_NAME_LEN {
-        c.push(
+        push(
+            c,
             path,
             false,
             Problem::new("", format!("{what} name is {} bytes long", name.len()))
                 .help(format!("use at most {MAX_NAME_LEN} bytes")),
         );
     } else if name.chars().any(char::is_control) {
-        c.push(
+        push(
+            c,
             path,
             false,
             Problem::new(
@@ -87,11 +146,12 @@ fn check_name(c: &mut Collector<'_>, path: &[Seg], what: &str, name: &str) {
     }
 }
 
-fn check_list(c: &mut Collector<'_>, path: &[Seg], what: &str, items: &[String]) {
+fn check_list(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]) {
     for (i, item) in items.iter().enumerate() {
-        let p = idx(path, i);
+        let p = path.idx(i);
         if item.trim().is_empty() {
-            c.push(
+            push(
+                c,
                 &p,
                 false,
                 Problem::new("", format!("empty {what} name")).help(format!(
@@ -99,7 +159,8 @@ fn check_list(c: &mut Collector<'_>, path: &[Seg], what: &str, items: &[String])
                 )),
             );
         } else if item.trim() != item {
-            c.push(
+            push(
+                c,
                 &p,
                 false,
                 Problem::new("", format!("{what} name {item:?} has spaces around it"))
@@ -113,7 +174,7 @@ fn check_list(c: &mut Collector<'_>, path: &[Seg], what: &str, items: &[String])
 
 fn check_range(
     c: &mut Collector<'_>,
-    path: Path,
+    path: At<'_>,
     d: Option<PolicyDuration>,
     min: Duration,
     max: Duration,
@@ -126,7 +187,8 @@ fn check_range(
         } else {
             format!("at least {}", PolicyDuration::new(min))
         };
-        c.push(
+        push(
+            c,
             &path,
             false,
             Problem::new("", format!("duration {d} is out of range")).help(format!(
@@ -135,7 +197,8 @@ fn check_range(
             )),
         );
     } else if min.is_zero() && d.get().is_zero() {
-        c.push(
+        push(
+            c,
             &path,
             false,
             Problem::new("", "duration is zero").help(format!("{why}: use more than 0s")),
@@ -143,12 +206,13 @@ fn check_range(
     }
 }
 
-fn check_window(c: &mut Collector<'_>, path: Path, w: &TimeWindow) {
+fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     if let Some(h) = &w.hours
         && h.start == h.end
     {
-        c.push(
-            &key(&path, "hours"),
+        push(
+            c,
+            &path.key("hours"),
             false,
             Problem::new(
                 "",
@@ -160,8 +224,9 @@ fn check_window(c: &mut Collector<'_>, path: Path, w: &TimeWindow) {
     let mut seen = 0u8;
     for (i, d) in w.days.iter().enumerate() {
         if seen & d.bit() != 0 {
-            c.push(
-                &idx(&key(&path, "days"), i),
+            push(
+                c,
+                &path.key("days").idx(i),
                 false,
                 Problem::new("", format!("{d:?} is listed twice").to_lowercase())
                     .help("list each day once"),
@@ -274,8 +339,9 @@ pub(crate) fn validate_document(doc: &PolicyDocument, c: &mut Collector<'_>) {
 /// Checks everything serde cannot; problems go to the collector.
 pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
     if doc.rules.is_empty() && !doc.rules_broken {
-        c.push(
-            &[Seg::Key("rules".into())],
+        push(
+            c,
+            &At::root("rules"),
             false,
             Problem::new(
                 "",
@@ -284,7 +350,8 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             .help("add at least one rule under `rules:`"),
         );
     }
-    let mut names = Names::new();
+    let rules_root = At::root("rules");
+    let mut names = Names::new("rules");
     let mut by_index: BTreeMap<usize, (Option<&str>, Option<&Rule>)> = BTreeMap::new();
     for (i, name) in doc.rule_names {
         by_index.entry(*i).or_default().0 = Some(*name);
@@ -293,25 +360,25 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         by_index.entry(*i).or_default().1 = Some(*rule);
     }
     for (i, (name, rule)) in by_index {
-        let base = vec![Seg::Key("rules".into()), Seg::Index(i)];
+        let base = rules_root.idx(i);
         if let Some(name) = name {
-            names.check(c, "rule", key(&base, "name"), name);
+            names.check(c, "rule", base.key("name"), i, name);
         }
         let Some(rule) = rule else { continue };
-        let cond = key(&base, "conditions");
+        let cond = base.key("conditions");
         check_list(
             c,
-            &key(&cond, "profiles"),
+            &cond.key("profiles"),
             "profile",
             &rule.conditions.profiles,
         );
-        check_list(c, &key(&cond, "users"), "user", &rule.conditions.users);
+        check_list(c, &cond.key("users"), "user", &rule.conditions.users);
         if let Some(w) = &rule.conditions.time {
-            check_window(c, key(&cond, "time"), w);
+            check_window(c, cond.key("time"), w);
         }
         check_range(
             c,
-            key(&base, "max_server_duration"),
+            base.key("max_server_duration"),
             rule.max_server_duration,
             STS_MIN_DURATION,
             STS_MAX_DURATION,
@@ -320,8 +387,9 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(t) = &rule.session_table
             && !is_table_name(t)
         {
-            c.push(
-                &key(&base, "session_table"),
+            push(
+                c,
+                &base.key("session_table"),
                 false,
                 Problem::new("", format!("\"{t}\" is not a DynamoDB table name"))
                     .help("use 3-255 letters, digits, `_`, `-` or `.`"),
@@ -330,8 +398,9 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(r) = &rule.reason
             && r.len() > 1024
         {
-            c.push(
-                &key(&base, "reason"),
+            push(
+                c,
+                &base.key("reason"),
                 false,
                 Problem::new("", format!("reason is {} bytes long", r.len()))
                     .help("keep it under 1024 bytes"),
@@ -340,16 +409,18 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
     }
 
     {
-        let base = vec![Seg::Key("approvals".into()), Seg::Key("rules".into())];
-        let mut names = Names::new();
+        let root = At::root("approvals");
+        let base = root.key("rules");
+        let mut names = Names::new("approvals.rules");
         for (i, rule) in doc.approvals {
-            let p = idx(&base, *i);
-            names.check(c, "approval rule", key(&p, "name"), &rule.name);
-            check_list(c, &key(&p, "profiles"), "profile", &rule.profiles);
-            check_list(c, &key(&p, "approvers"), "approver", &rule.approvers);
+            let p = base.idx(*i);
+            names.check(c, "approval rule", p.key("name"), *i, &rule.name);
+            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+            check_list(c, &p.key("approvers"), "approver", &rule.approvers);
             if rule.approvers.is_empty() && rule.auto_approve.is_none() {
-                c.push(
-                    &key(&p, "approvers"),
+                push(
+                    c,
+                    &p.key("approvers"),
                     false,
                     Problem::new(
                         "",
@@ -360,24 +431,24 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             }
             check_range(
                 c,
-                key(&p, "max_duration"),
+                p.key("max_duration"),
                 rule.max_duration,
                 Duration::ZERO,
                 MAX_APPROVAL_DURATION,
                 "an approval grants up to 8h",
             );
             if let Some(auto) = &rule.auto_approve {
-                let ap = key(&p, "auto_approve");
-                check_list(c, &key(&ap, "users"), "user", &auto.users);
+                let ap = p.key("auto_approve");
+                check_list(c, &ap.key("users"), "user", &auto.users);
                 if let Some(w) = &auto.time {
-                    check_window(c, key(&ap, "time"), w);
+                    check_window(c, ap.key("time"), w);
                 }
                 let cap = rule
                     .max_duration
                     .map_or(MAX_APPROVAL_DURATION, PolicyDuration::get);
                 check_range(
                     c,
-                    key(&ap, "max_duration"),
+                    ap.key("max_duration"),
                     auto.max_duration,
                     Duration::ZERO,
                     cap,
@@ -388,16 +459,18 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
     }
 
     {
-        let base = vec![Seg::Key("breakglass".into()), Seg::Key("rules".into())];
-        let mut names = Names::new();
+        let root = At::root("breakglass");
+        let base = root.key("rules");
+        let mut names = Names::new("breakglass.rules");
         for (i, rule) in doc.breakglass {
-            let p = idx(&base, *i);
-            names.check(c, "break-glass rule", key(&p, "name"), &rule.name);
-            check_list(c, &key(&p, "profiles"), "profile", &rule.profiles);
-            check_list(c, &key(&p, "users"), "user", &rule.users);
+            let p = base.idx(*i);
+            names.check(c, "break-glass rule", p.key("name"), *i, &rule.name);
+            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+            check_list(c, &p.key("users"), "user", &rule.users);
             if rule.users.is_empty() {
-                c.push(
-                    &key(&p, "users"),
+                push(
+                    c,
+                    &p.key("users"),
                     false,
                     Problem::new("", "no users may invoke this break-glass rule")
                         .help("list the on-call users; break-glass is never open to everyone"),
@@ -405,7 +478,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             }
             check_range(
                 c,
-                key(&p, "max_duration"),
+                p.key("max_duration"),
                 rule.max_duration,
                 Duration::ZERO,
                 MAX_BREAKGLASS_DURATION,
@@ -415,12 +488,13 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
     }
 
     {
-        let base = vec![Seg::Key("rate_limits".into()), Seg::Key("rules".into())];
-        let mut names = Names::new();
+        let root = At::root("rate_limits");
+        let base = root.key("rules");
+        let mut names = Names::new("rate_limits.rules");
         for (i, rule) in doc.rate_limits {
-            let p = idx(&base, *i);
-            names.check(c, "rate-limit rule", key(&p, "name"), &rule.name);
-            check_list(c, &key(&p, "profiles"), "profile", &rule.profiles);
+            let p = base.idx(*i);
+            names.check(c, "rate-limit rule", p.key("name"), *i, &rule.name);
+            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
             let quotas = [
                 ("max_per_user", rule.max_per_user),
                 ("max_per_profile", rule.max_per_profile),
@@ -428,8 +502,9 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             ];
             for (field, v) in quotas {
                 if v == Some(0) {
-                    c.push(
-                        &key(&p, field),
+                    push(
+                        c,
+                        &p.key(field),
                         false,
                         Problem::new("", format!("{field} is 0"))
                             .help("use 1 or more, or leave it out for no limit"),
@@ -438,7 +513,8 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             }
             let has_quota = quotas.iter().any(|(_, v)| v.is_some());
             if has_quota && rule.quota_window.is_none() {
-                c.push(
+                push(
+                    c,
                     &p,
                     false,
                     Problem::new("", "quotas need a `quota_window`")
@@ -446,7 +522,8 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
                 );
             }
             if !has_quota && rule.cooldown.is_none() {
-                c.push(
+                push(
+            c,
                     &p,
                     false,
                     Problem::new("", "the rule limits nothing").help(
@@ -457,7 +534,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             let year = Duration::from_secs(366 * 86400);
             check_range(
                 c,
-                key(&p, "cooldown"),
+                p.key("cooldown"),
                 rule.cooldown,
                 Duration::ZERO,
                 year,
@@ -465,7 +542,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             );
             check_range(
                 c,
-                key(&p, "quota_window"),
+                p.key("quota_window"),
                 rule.quota_window,
                 Duration::ZERO,
                 year,
@@ -474,15 +551,17 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         }
     }
 
+    let profiles_root = At::root("profiles");
     for (name, profile) in doc.profiles.into_iter().flatten() {
-        let p = vec![Seg::Key("profiles".into()), Seg::Key(name.clone())];
+        let p = profiles_root.key(name);
         if name.trim().is_empty() {
-            c.push(&p, true, Problem::new("", "empty profile name"));
+            push(c, &p, true, Problem::new("", "empty profile name"));
         }
         check_name(c, &p, "profile", name);
         if !is_role_arn(&profile.role_arn) {
-            c.push(
-                &key(&p, "role_arn"),
+            push(
+                c,
+                &p.key("role_arn"),
                 false,
                 Problem::new(
                     "",
@@ -494,8 +573,9 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(region) = &profile.region
             && !is_region(region)
         {
-            c.push(
-                &key(&p, "region"),
+            push(
+                c,
+                &p.key("region"),
                 false,
                 Problem::new("", format!("\"{region}\" is not an AWS region name"))
                     .help("e.g. us-east-1 or eu-central-1"),
@@ -504,8 +584,9 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(ext) = &profile.external_id
             && !is_external_id(ext)
         {
-            c.push(
-                &key(&p, "external_id"),
+            push(
+                c,
+                &p.key("external_id"),
                 false,
                 Problem::new("", "external_id is not valid for STS")
                     .help("use 2-1224 letters, digits or `+=,.@:/-_`"),
@@ -513,7 +594,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         }
         check_range(
             c,
-            key(&p, "duration"),
+            p.key("duration"),
             profile.duration,
             STS_MIN_DURATION,
             STS_MAX_DURATION,
