@@ -1,7 +1,9 @@
 //! Semantic checks of a structurally sound document: names, ranges, limits
 //! and cross-field rules that serde cannot express.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use crate::document::{
@@ -77,14 +79,14 @@ fn push(c: &mut Collector<'_>, at: &At<'_>, key: bool, problem: Problem) {
 /// Finds duplicate names within one list of rules.
 struct Names<'a> {
     prefix: &'static str,
-    seen: HashMap<&'a str, usize>,
+    seen: FxHashMap<&'a str, usize>,
 }
 
 impl<'a> Names<'a> {
     fn new(prefix: &'static str) -> Self {
         Self {
             prefix,
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
         }
     }
 
