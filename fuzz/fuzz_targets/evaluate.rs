@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use sentinel_policy::conformance::reference_decision;
 use sentinel_policy::{
     ClockTime, CompiledPolicy, Conditions, Decision, DecisionEffect, Effect, HourRange, Mode,
     PolicyDocument, PolicyDuration, Request, Rule, TimeWindow, TimeZoneName, Timestamp, Version,
@@ -205,48 +206,14 @@ fn build_rule(i: usize, r: &RuleIn) -> Rule {
     }
 }
 
-/// Whether the window holds at `t`, computed independently of the engine.
-fn window_holds(w: &TimeWindow, t: Timestamp, utc: &TimeZoneName) -> bool {
-    let tz = w.timezone.as_ref().unwrap_or(utc).time_zone();
-    let local = tz.to_datetime(t);
-    let day = WEEKDAYS[usize::try_from(local.weekday().to_monday_zero_offset()).expect("0..7")];
-    if !w.days.is_empty() && !w.days.contains(&day) {
-        return false;
-    }
-    match w.hours {
-        None => true,
-        Some(h) => {
-            let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
-            let (s, e) = (i32::from(h.start.minutes()), i32::from(h.end.minutes()));
-            if s < e {
-                (s..e).contains(&minute)
-            } else {
-                // Wraps past midnight: [s, 24:00) and [00:00, e).
-                minute >= s || minute < e
-            }
-        }
-    }
-}
-
-fn conditions_hold(c: &Conditions, req: &Request<'_>, utc: &TimeZoneName) -> bool {
-    (c.profiles.is_empty() || c.profiles.iter().any(|p| p == req.profile))
-        && (c.users.is_empty() || c.users.iter().any(|u| u == req.user))
-        && (c.mode.is_empty() || c.mode.contains(&req.mode))
-        && c.time
-            .as_ref()
-            .is_none_or(|w| window_holds(w, req.time, utc))
-}
-
-fn check(doc: &PolicyDocument, req: &Request<'_>, d: &Decision, utc: &TimeZoneName) {
+fn check(doc: &PolicyDocument, req: &Request<'_>, d: &Decision) {
     assert!(!d.reason.is_empty(), "empty reason: {d:?}");
-    let expected = doc
-        .rules
-        .iter()
-        .position(|r| conditions_hold(&r.conditions, req, utc));
+    let (expected_effect, expected) = reference_decision(doc, req);
     assert_eq!(
         d.rule_index, expected,
         "wrong deciding rule for {req:?}: got {d:?}"
     );
+    assert_eq!(d.effect, expected_effect, "wrong effect for {req:?}: {d:?}");
     let Some(i) = d.rule_index else {
         // Default deny.
         assert_eq!(d.effect, DecisionEffect::Deny);
@@ -274,17 +241,6 @@ fn check(doc: &PolicyDocument, req: &Request<'_>, d: &Decision, utc: &TimeZoneNa
         d.requires_server_session,
         rule.effect == Effect::RequireServerSession
     );
-    let effect = match rule.effect {
-        Effect::Allow => DecisionEffect::Allow,
-        Effect::Deny => DecisionEffect::Deny,
-        Effect::RequireApproval => DecisionEffect::RequireApproval,
-        Effect::RequireServer if req.mode == Mode::Server => DecisionEffect::Allow,
-        Effect::RequireServerSession if req.mode == Mode::Server && req.session_tracking => {
-            DecisionEffect::Allow
-        }
-        Effect::RequireServer | Effect::RequireServerSession => DecisionEffect::Deny,
-    };
-    assert_eq!(d.effect, effect, "effect of rule {i} for {req:?}: {d:?}");
     if server && d.effect == DecisionEffect::Deny {
         assert!(!d.breakglass_can_override(), "break-glass overrides {d:?}");
     }
@@ -352,7 +308,6 @@ fuzz_target!(|input: Input| {
     }
     assert_eq!(policy.rule_count(), doc.rules.len());
 
-    let utc: TimeZoneName = "UTC".parse().expect("UTC exists");
     for r in input.requests.iter().take(MAX_REQUESTS) {
         let secs = Y2K + r.offset_seconds % FIFTY_YEARS;
         let time = Timestamp::from_second(secs).expect("within 50 years of 2000");
@@ -364,7 +319,7 @@ fuzz_target!(|input: Input| {
         )
         .with_session_tracking(r.session_tracking);
         let d = policy.evaluate(&req);
-        check(&doc, &req, &d, &utc);
+        check(&doc, &req, &d);
         if let Some(parsed) = &parsed {
             assert_eq!(
                 parsed.evaluate(&req),

@@ -1,15 +1,19 @@
-//! The [`PolicyStore`] conformance suite, run unchanged against every
-//! backend (memory, file, SSM). Enabled by the `test-util` feature.
+//! Test support, enabled by the `test-util` feature:
 //!
-//! A backend's tests give a fresh, empty store and a [`Seed`] that writes
-//! documents into the same place the store reads, then call [`run_all`].
+//! - the [`PolicyStore`] conformance suite, run unchanged against every
+//!   backend (memory, file, SSM): a backend's tests give a fresh, empty store
+//!   and a [`Seed`] that writes documents into the same place the store
+//!   reads, then call [`run_all`];
+//! - [`reference_decision`], a deliberately naive evaluator written straight
+//!   from the spec, against which property tests and fuzz targets check the
+//!   compiled one.
 
 // Test-support code: a failed expectation is reported by panicking.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use async_trait::async_trait;
 
-use crate::document::Mode;
+use crate::document::{Conditions, Effect, Mode, PolicyDocument, TimeWindow, Weekday};
 use crate::error::Error;
 use crate::policy::{DecisionEffect, Request};
 use crate::store::PolicyStore;
@@ -161,5 +165,76 @@ pub async fn list_is_sorted_and_complete(store: &dyn PolicyStore, seed: &dyn See
     }
     for name in &expected {
         assert!(listed.contains(name), "{name} missing from {listed:?}");
+    }
+}
+
+/// The spec, read literally (DESIGN §4): rules are tried in order, the first
+/// whose conditions all hold decides, no match denies. No index, no
+/// precomputation. Returns the effect and the deciding rule's position.
+pub fn reference_decision(
+    doc: &PolicyDocument,
+    req: &Request<'_>,
+) -> (DecisionEffect, Option<usize>) {
+    for (i, rule) in doc.rules.iter().enumerate() {
+        if !reference_conditions_hold(&rule.conditions, req) {
+            continue;
+        }
+        let server = req.mode == Mode::Server;
+        let effect = match rule.effect {
+            Effect::Allow => DecisionEffect::Allow,
+            Effect::Deny => DecisionEffect::Deny,
+            Effect::RequireApproval => DecisionEffect::RequireApproval,
+            Effect::RequireServer if server => DecisionEffect::Allow,
+            Effect::RequireServerSession if server && req.session_tracking => DecisionEffect::Allow,
+            Effect::RequireServer | Effect::RequireServerSession => DecisionEffect::Deny,
+        };
+        return (effect, Some(i));
+    }
+    (DecisionEffect::Deny, None)
+}
+
+/// Whether every present condition holds for the request, computed without
+/// the compiled index.
+pub fn reference_conditions_hold(c: &Conditions, req: &Request<'_>) -> bool {
+    (c.profiles.is_empty() || c.profiles.iter().any(|p| p == req.profile))
+        && (c.users.is_empty() || c.users.iter().any(|u| u == req.user))
+        && (c.mode.is_empty() || c.mode.contains(&req.mode))
+        && c.time
+            .as_ref()
+            .is_none_or(|w| reference_window_holds(w, req.time))
+}
+
+/// Whether the window holds at `t`: local date and wall-clock time in the
+/// window's zone (UTC when absent); `[start, end)`, wrapping past midnight
+/// when `start > end`.
+pub fn reference_window_holds(w: &TimeWindow, t: jiff::Timestamp) -> bool {
+    let tz = match &w.timezone {
+        Some(name) => jiff::tz::TimeZone::get(name.as_str()).expect("validated zone"),
+        None => jiff::tz::TimeZone::UTC,
+    };
+    let local = t.to_zoned_datetime(tz);
+    let day = match local.weekday() {
+        jiff::civil::Weekday::Monday => Weekday::Monday,
+        jiff::civil::Weekday::Tuesday => Weekday::Tuesday,
+        jiff::civil::Weekday::Wednesday => Weekday::Wednesday,
+        jiff::civil::Weekday::Thursday => Weekday::Thursday,
+        jiff::civil::Weekday::Friday => Weekday::Friday,
+        jiff::civil::Weekday::Saturday => Weekday::Saturday,
+        jiff::civil::Weekday::Sunday => Weekday::Sunday,
+    };
+    if !w.days.is_empty() && !w.days.contains(&day) {
+        return false;
+    }
+    match &w.hours {
+        None => true,
+        Some(h) => {
+            let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
+            let (s, e) = (i32::from(h.start.minutes()), i32::from(h.end.minutes()));
+            if s < e {
+                s <= minute && minute < e
+            } else {
+                minute >= s || minute < e
+            }
+        }
     }
 }

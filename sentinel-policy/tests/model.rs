@@ -1,13 +1,15 @@
-//! Model-based property test: a deliberately naive evaluator written
-//! straight from the spec (DESIGN §4) against the compiled, indexed one.
+//! Model-based property test: the deliberately naive evaluator written
+//! straight from the spec (`conformance::reference_decision`, DESIGN §4)
+//! against the compiled, indexed one.
 
 // Test code: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
+use sentinel_policy::conformance::reference_decision;
 use sentinel_policy::{
-    ClockTime, CompiledPolicy, Conditions, DecisionEffect, Effect, HourRange, Mode, PolicyDocument,
-    Request, Rule, TimeWindow, TimeZoneName, Timestamp, Version, Weekday,
+    ClockTime, CompiledPolicy, Conditions, Effect, HourRange, Mode, PolicyDocument, Request, Rule,
+    TimeWindow, TimeZoneName, Timestamp, Version, Weekday,
 };
 
 const PROFILES: [&str; 5] = ["dev", "staging", "prod", "audit", "sandbox"];
@@ -35,58 +37,6 @@ const EFFECTS: [Effect; 5] = [
     Effect::RequireServer,
     Effect::RequireServerSession,
 ];
-
-/// The spec, read literally: try rules in order, first match decides.
-fn naive(doc: &PolicyDocument, req: &Request<'_>) -> (DecisionEffect, Option<usize>) {
-    for (i, rule) in doc.rules.iter().enumerate() {
-        let c = &rule.conditions;
-        if !c.profiles.is_empty() && !c.profiles.iter().any(|p| p == req.profile) {
-            continue;
-        }
-        if !c.users.is_empty() && !c.users.iter().any(|u| u == req.user) {
-            continue;
-        }
-        if !c.mode.is_empty() && !c.mode.contains(&req.mode) {
-            continue;
-        }
-        if let Some(w) = &c.time {
-            let tz = match &w.timezone {
-                Some(name) => jiff::tz::TimeZone::get(name.as_str()).unwrap(),
-                None => jiff::tz::TimeZone::UTC,
-            };
-            let local = req.time.to_zoned_datetime(tz);
-            let day = DAYS[local.weekday().to_monday_zero_offset() as usize];
-            if !w.days.is_empty() && !w.days.contains(&day) {
-                continue;
-            }
-            if let Some(h) = &w.hours {
-                let m = local.hour() as u16 * 60 + local.minute() as u16;
-                let (s, e) = (h.start.minutes(), h.end.minutes());
-                let inside = if s < e {
-                    s <= m && m < e
-                } else {
-                    m >= s || m < e
-                };
-                if !inside {
-                    continue;
-                }
-            }
-        }
-        let effect = match rule.effect {
-            Effect::Allow => DecisionEffect::Allow,
-            Effect::Deny => DecisionEffect::Deny,
-            Effect::RequireApproval => DecisionEffect::RequireApproval,
-            Effect::RequireServer if req.mode == Mode::Server => DecisionEffect::Allow,
-            Effect::RequireServerSession if req.mode == Mode::Server && req.session_tracking => {
-                DecisionEffect::Allow
-            }
-            Effect::RequireServer | Effect::RequireServerSession => DecisionEffect::Deny,
-            other => panic!("the model does not know effect {other:?} yet; add it"),
-        };
-        return (effect, Some(i));
-    }
-    (DecisionEffect::Deny, None)
-}
 
 fn names(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
     prop_oneof![
@@ -193,7 +143,7 @@ proptest! {
         for (user, profile, mode, tracking, at) in &requests {
             let req = Request::new(user, profile, *mode, *at).with_session_tracking(*tracking);
             let decision = policy.evaluate(&req);
-            let (effect, index) = naive(&doc, &req);
+            let (effect, index) = reference_decision(&doc, &req);
             prop_assert_eq!(decision.effect, effect, "request {:?}", req);
             prop_assert_eq!(decision.rule_index, index, "request {:?}", req);
             if let Some(i) = index {
