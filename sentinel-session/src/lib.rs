@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod error;
+mod memory;
+mod model;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+
+pub use error::{Error, Result};
+pub use memory::MemorySessionStore;
+pub use model::{
+    MAX_NAME_LEN, MAX_REASON_LEN, NewSession, ServerSession, SessionPage, SessionQuery,
+    SessionStatus, UserRevocation, new_id,
+};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteSessionStore;
+pub use store::{Clock, KillSwitchReport, ManualClock, SessionStore, SessionStoreExt, SystemClock};

@@ -1,0 +1,376 @@
+//! Server sessions and user revocations.
+
+use std::fmt;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Longest user, profile, id or actor name accepted.
+pub const MAX_NAME_LEN: usize = 256;
+/// Longest revocation reason accepted.
+pub const MAX_REASON_LEN: usize = 1024;
+
+/// Where a session is in its life. `Active` → `Revoked` by a revoke;
+/// `Active` → `Expired` by time alone (decided on every read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionStatus {
+    /// In use; credentials may be served.
+    Active,
+    /// Revoked by someone; never served again.
+    Revoked,
+    /// Past its end; never served again.
+    Expired,
+}
+
+impl SessionStatus {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Revoked => "revoked",
+            SessionStatus::Expired => "expired",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(SessionStatus::Active),
+            "revoked" => Some(SessionStatus::Revoked),
+            "expired" => Some(SessionStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tracked credential-server session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ServerSession {
+    /// Random id, 32 hex characters; also the `SentinelSessionID` tag.
+    pub id: String,
+    /// Policy username of the person.
+    pub user: String,
+    /// AWS profile served.
+    pub profile: String,
+    /// The credential server process serving it.
+    pub server_instance_id: String,
+    /// State as of the read (an active session past `expires_at` reads as expired).
+    pub status: SessionStatus,
+    /// When serving began.
+    pub started_at: Timestamp,
+    /// Last credential request.
+    pub last_access_at: Timestamp,
+    /// When the session ends by itself.
+    pub expires_at: Timestamp,
+    /// Credential requests served.
+    pub request_count: u64,
+    /// The STS SourceIdentity stamped on its credentials.
+    pub source_identity: Option<String>,
+    /// Record creation.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// Why.
+    pub revoked_reason: Option<String>,
+}
+
+/// What is needed to start a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Policy username.
+    pub user: String,
+    /// AWS profile.
+    pub profile: String,
+    /// Credential server instance.
+    pub server_instance_id: String,
+    /// How long the session may live.
+    pub duration: Duration,
+    /// SourceIdentity, when already known.
+    pub source_identity: Option<String>,
+}
+
+impl ServerSession {
+    /// A new active session with a fresh random id, starting `now`.
+    pub fn start(new: NewSession, now: Timestamp) -> Result<Self> {
+        check_name("user", &new.user)?;
+        check_name("profile", &new.profile)?;
+        check_name("server_instance_id", &new.server_instance_id)?;
+        if let Some(si) = &new.source_identity {
+            check_name("source_identity", si)?;
+        }
+        if new.duration.is_zero() {
+            return Err(Error::invalid("duration", "must be more than 0s"));
+        }
+        let span = jiff::SignedDuration::try_from(new.duration)
+            .map_err(|_| Error::invalid("duration", "too long"))?;
+        let expires_at = now
+            .checked_add(span)
+            .map_err(|_| Error::invalid("duration", "too long"))?;
+        Ok(Self {
+            id: new_id()?,
+            user: new.user,
+            profile: new.profile,
+            server_instance_id: new.server_instance_id,
+            status: SessionStatus::Active,
+            started_at: now,
+            last_access_at: now,
+            expires_at,
+            request_count: 0,
+            source_identity: new.source_identity,
+            created_at: now,
+            updated_at: now,
+            revoked_by: None,
+            revoked_reason: None,
+        })
+    }
+
+    /// The state at `now`: a stored `active` past `expires_at` is `expired`.
+    pub fn status_at(&self, now: Timestamp) -> SessionStatus {
+        match self.status {
+            SessionStatus::Active if now >= self.expires_at => SessionStatus::Expired,
+            s => s,
+        }
+    }
+
+    /// Whether credentials may be served for it at `now`.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.status_at(now) == SessionStatus::Active
+    }
+
+    /// The same record with `status` as of `now` (what stores return).
+    pub(crate) fn read_at(mut self, now: Timestamp) -> Self {
+        self.status = self.status_at(now);
+        self
+    }
+}
+
+/// A user kill switch: while it is in force, no new session and no
+/// credential is issued to `user` (for `profile`, or for every profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UserRevocation {
+    /// The user cut off.
+    pub user: String,
+    /// The one profile, or `None` for all.
+    pub profile: Option<String>,
+    /// Who did it.
+    pub revoked_by: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// When it lapses by itself; `None` until lifted.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl UserRevocation {
+    /// A revocation in force from `now`.
+    pub fn new(
+        user: &str,
+        profile: Option<&str>,
+        revoked_by: &str,
+        reason: &str,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<Self> {
+        check_name("user", user)?;
+        if let Some(p) = profile {
+            check_name("profile", p)?;
+        }
+        check_name("revoked_by", revoked_by)?;
+        check_reason(reason)?;
+        Ok(Self {
+            user: user.to_owned(),
+            profile: profile.map(str::to_owned),
+            revoked_by: revoked_by.to_owned(),
+            reason: reason.to_owned(),
+            created_at: now,
+            expires_at,
+        })
+    }
+
+    /// Whether it is in force at `now`.
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|e| now < e)
+    }
+
+    /// Whether it covers `profile`.
+    pub fn covers(&self, profile: &str) -> bool {
+        self.profile.as_deref().is_none_or(|p| p == profile)
+    }
+}
+
+/// Which sessions to list. Filters combine with AND; results are newest
+/// first (by `created_at`, then id), `limit` per page (default 100, at most 1000).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionQuery {
+    /// Only this user's sessions.
+    pub user: Option<String>,
+    /// Only sessions in this state (as of the read).
+    pub status: Option<SessionStatus>,
+    /// Only this profile.
+    pub profile: Option<String>,
+    /// Only this credential server instance.
+    pub server_instance_id: Option<String>,
+    /// Page size.
+    pub limit: Option<usize>,
+    /// Continue after this token from a previous page.
+    pub page_token: Option<String>,
+}
+
+impl SessionQuery {
+    /// Every session, newest first.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Sessions of one user.
+    #[must_use]
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_owned());
+        self
+    }
+
+    /// Sessions in one state.
+    #[must_use]
+    pub fn status(mut self, status: SessionStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sessions of one profile.
+    #[must_use]
+    pub fn profile(mut self, profile: &str) -> Self {
+        self.profile = Some(profile.to_owned());
+        self
+    }
+
+    /// Sessions of one server instance.
+    #[must_use]
+    pub fn server_instance(mut self, id: &str) -> Self {
+        self.server_instance_id = Some(id.to_owned());
+        self
+    }
+
+    /// Page size.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Continue from a page token.
+    #[must_use]
+    pub fn after(mut self, token: Option<String>) -> Self {
+        self.page_token = token;
+        self
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.limit.unwrap_or(100).clamp(1, 1000)
+    }
+
+    /// Whether `s` (as of the read) passes the filters.
+    pub fn matches(&self, s: &ServerSession) -> bool {
+        self.user.as_ref().is_none_or(|u| *u == s.user)
+            && self.status.is_none_or(|st| st == s.status)
+            && self.profile.as_ref().is_none_or(|p| *p == s.profile)
+            && self
+                .server_instance_id
+                .as_ref()
+                .is_none_or(|i| *i == s.server_instance_id)
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionPage {
+    /// Sessions on this page.
+    pub sessions: Vec<ServerSession>,
+    /// Pass to [`SessionQuery::after`] for the next page; `None` at the end.
+    pub next_page_token: Option<String>,
+}
+
+/// Sort key of listings: newest first.
+pub(crate) fn order_key(
+    s: &ServerSession,
+) -> (std::cmp::Reverse<Timestamp>, std::cmp::Reverse<String>) {
+    (
+        std::cmp::Reverse(s.created_at),
+        std::cmp::Reverse(s.id.clone()),
+    )
+}
+
+/// Page token: `<created_at microseconds>.<id>` of the last item.
+pub(crate) fn page_token(s: &ServerSession) -> String {
+    format!("{}.{}", s.created_at.as_microsecond(), s.id)
+}
+
+pub(crate) fn parse_page_token(token: &str) -> Result<(Timestamp, String)> {
+    let bad = || Error::invalid("page_token", "not a token from a previous page");
+    let (micros, id) = token.split_once('.').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = Timestamp::from_microsecond(micros).map_err(|_| bad())?;
+    check_name("page_token", id).map_err(|_| bad())?;
+    Ok((at, id.to_owned()))
+}
+
+/// Whether `s` comes after the page token position in listing order.
+pub(crate) fn after_token(s: &ServerSession, pos: &(Timestamp, String)) -> bool {
+    (s.created_at, s.id.as_str()) < (pos.0, pos.1.as_str())
+}
+
+pub(crate) fn check_name(field: &'static str, v: &str) -> Result<()> {
+    if v.trim().is_empty() {
+        return Err(Error::invalid(field, "is empty"));
+    }
+    if v.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes; at most {MAX_NAME_LEN}", v.len()),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_reason(v: &str) -> Result<()> {
+    if v.trim().is_empty() {
+        return Err(Error::invalid("reason", "is empty; say why"));
+    }
+    if v.len() > MAX_REASON_LEN {
+        return Err(Error::invalid(
+            "reason",
+            format!("is {} bytes; at most {MAX_REASON_LEN}", v.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh random session id: 128 bits as 32 lowercase hex characters.
+pub fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Backend {
+        backend: "random",
+        source: std::sync::Arc::new(std::io::Error::other(e.to_string())),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

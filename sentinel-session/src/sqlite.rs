@@ -1,0 +1,503 @@
+//! The embedded SQLite backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
+    check_reason, page_token, parse_page_token,
+};
+use crate::store::{Clock, SessionStore, SystemClock};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE sessions (
+    id                 TEXT PRIMARY KEY NOT NULL,
+    user               TEXT NOT NULL,
+    profile            TEXT NOT NULL,
+    server_instance_id TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    started_at         INTEGER NOT NULL,
+    last_access_at     INTEGER NOT NULL,
+    expires_at         INTEGER NOT NULL,
+    request_count      INTEGER NOT NULL,
+    source_identity    TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    revoked_by         TEXT,
+    revoked_reason     TEXT
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions (user, created_at DESC, id DESC);
+CREATE INDEX sessions_by_profile ON sessions (profile, created_at DESC, id DESC);
+CREATE INDEX sessions_by_instance ON sessions (server_instance_id, created_at DESC, id DESC);
+CREATE INDEX sessions_by_status ON sessions (status, created_at DESC, id DESC);
+CREATE INDEX sessions_by_created ON sessions (created_at DESC, id DESC);
+CREATE INDEX sessions_by_source_identity ON sessions (source_identity);
+CREATE TABLE user_revocations (
+    user       TEXT NOT NULL,
+    profile    TEXT NOT NULL,
+    revoked_by TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (user, profile)
+) STRICT;
+"];
+
+const COLUMNS: &str = "id, user, profile, server_instance_id, status, started_at, last_access_at, \
+     expires_at, request_count, source_identity, created_at, updated_at, revoked_by, revoked_reason";
+
+/// Sessions in a SQLite file: the embedded default for one machine.
+///
+/// WAL mode, full sync, versioned migrations, the file created with mode
+/// 0600. Blocking calls run on tokio's blocking pool. Several processes may
+/// share the file; every change is a single conditional statement.
+#[derive(Debug, Clone)]
+pub struct SqliteSessionStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+}
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::backend("sqlite", e)
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+fn ts(v: i64) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_microsecond(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+fn row_to_session(row: &Row<'_>) -> rusqlite::Result<ServerSession> {
+    let status: String = row.get(4)?;
+    let status = SessionStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            4,
+            rusqlite::types::Type::Text,
+            format!("unknown status {status:?}").into(),
+        )
+    })?;
+    let count: i64 = row.get(8)?;
+    Ok(ServerSession {
+        id: row.get(0)?,
+        user: row.get(1)?,
+        profile: row.get(2)?,
+        server_instance_id: row.get(3)?,
+        status,
+        started_at: ts(row.get(5)?)?,
+        last_access_at: ts(row.get(6)?)?,
+        expires_at: ts(row.get(7)?)?,
+        request_count: u64::try_from(count).unwrap_or(0),
+        source_identity: row.get(9)?,
+        created_at: ts(row.get(10)?)?,
+        updated_at: ts(row.get(11)?)?,
+        revoked_by: row.get(12)?,
+        revoked_reason: row.get(13)?,
+    })
+}
+
+fn row_to_revocation(row: &Row<'_>) -> rusqlite::Result<UserRevocation> {
+    let profile: String = row.get(1)?;
+    let expires: Option<i64> = row.get(5)?;
+    Ok(UserRevocation {
+        user: row.get(0)?,
+        profile: (!profile.is_empty()).then_some(profile),
+        revoked_by: row.get(2)?,
+        reason: row.get(3)?,
+        created_at: ts(row.get(4)?)?,
+        expires_at: expires.map(ts).transpose()?,
+    })
+}
+
+impl SqliteSessionStore {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        Self::open_with_clock(path, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`open`](Self::open), reading time from `clock`.
+    pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let path = path.into();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_blocking(&p))
+            .await
+            .map_err(|e| Error::backend("sqlite", e))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            clock,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, Timestamp) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard, now)
+        })
+        .await
+        .map_err(|e| Error::backend("sqlite", e))?
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::backend("sqlite", format!("creating {}: {e}", dir.display())))?;
+    }
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::backend(
+                    "sqlite",
+                    format!("creating {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    let mut conn = Connection::open(path)
+        .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db_err)?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(Error::backend(
+            "sqlite",
+            format!(
+                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade sentinel",
+                path.display()
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        tx.execute_batch(sql).map_err(db_err)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )
+        .map_err(db_err)?;
+    }
+    tx.commit().map_err(db_err)
+}
+
+fn load(conn: &Connection, id: &str) -> Result<Option<ServerSession>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
+        [id],
+        row_to_session,
+    )
+    .optional()
+    .map_err(db_err)
+}
+
+fn classify(conn: &Connection, id: &str, now: Timestamp, action: &'static str) -> Error {
+    match load(conn, id) {
+        Ok(None) => Error::NotFound { id: id.to_owned() },
+        Ok(Some(s)) => {
+            let s = s.read_at(now);
+            Error::InvalidTransition {
+                id: s.id,
+                from: s.status,
+                action,
+            }
+        }
+        Err(e) => e,
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteSessionStore {
+    async fn create(&self, session: &ServerSession) -> Result<()> {
+        check_name("id", &session.id)?;
+        let s = session.clone();
+        self.with(move |conn, _| {
+            let inserted = conn
+                .execute(
+                    &format!(
+                        "INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (id) DO NOTHING"
+                    ),
+                    params![
+                        s.id,
+                        s.user,
+                        s.profile,
+                        s.server_instance_id,
+                        match s.status {
+                            SessionStatus::Revoked => "revoked",
+                            _ => "active",
+                        },
+                        micros(s.started_at),
+                        micros(s.last_access_at),
+                        micros(s.expires_at),
+                        i64::try_from(s.request_count).unwrap_or(i64::MAX),
+                        s.source_identity,
+                        micros(s.created_at),
+                        micros(s.updated_at),
+                        s.revoked_by,
+                        s.revoked_reason,
+                    ],
+                )
+                .map_err(db_err)?;
+            if inserted == 0 {
+                return Err(Error::Conflict {
+                    id: s.id,
+                    what: "already exists".into(),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<ServerSession> {
+        let id = id.to_owned();
+        self.with(move |conn, now| {
+            load(conn, &id)?
+                .map(|s| s.read_at(now))
+                .ok_or(Error::NotFound { id })
+        })
+        .await
+    }
+
+    async fn touch(&self, id: &str) -> Result<ServerSession> {
+        let id = id.to_owned();
+        self.with(move |conn, now| {
+            let changed = conn
+                .execute(
+                    "UPDATE sessions SET request_count = request_count + 1, last_access_at = ?2, updated_at = ?2 \
+                     WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
+                    params![id, micros(now)],
+                )
+                .map_err(db_err)?;
+            if changed == 0 {
+                return Err(classify(conn, &id, now, "touched"));
+            }
+            load(conn, &id)?
+                .map(|s| s.read_at(now))
+                .ok_or(Error::NotFound { id })
+        })
+        .await
+    }
+
+    async fn revoke(&self, id: &str, revoked_by: &str, reason: &str) -> Result<ServerSession> {
+        check_name("revoked_by", revoked_by)?;
+        check_reason(reason)?;
+        let (id, by, reason) = (id.to_owned(), revoked_by.to_owned(), reason.to_owned());
+        self.with(move |conn, now| {
+            let changed = conn
+                .execute(
+                    "UPDATE sessions SET status = 'revoked', revoked_by = ?3, revoked_reason = ?4, updated_at = ?2 \
+                     WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
+                    params![id, micros(now), by, reason],
+                )
+                .map_err(db_err)?;
+            if changed == 0 {
+                return Err(classify(conn, &id, now, "revoked"));
+            }
+            load(conn, &id)?.ok_or(Error::NotFound { id })
+        })
+        .await
+    }
+
+    async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
+        let after = query
+            .page_token
+            .as_deref()
+            .map(parse_page_token)
+            .transpose()?;
+        let query = query.clone();
+        self.with(move |conn, now| {
+            let mut sql = format!("SELECT {COLUMNS} FROM sessions WHERE 1 = 1");
+            let mut args: Vec<Value> = Vec::new();
+            let mut bind = |sql: &mut String, clause: &str, v: Value| {
+                args.push(v);
+                sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+            };
+            if let Some(u) = &query.user {
+                bind(&mut sql, " AND user = ?", Value::Text(u.clone()));
+            }
+            if let Some(p) = &query.profile {
+                bind(&mut sql, " AND profile = ?", Value::Text(p.clone()));
+            }
+            if let Some(i) = &query.server_instance_id {
+                bind(
+                    &mut sql,
+                    " AND server_instance_id = ?",
+                    Value::Text(i.clone()),
+                );
+            }
+            match query.status {
+                Some(SessionStatus::Active) => {
+                    bind(
+                        &mut sql,
+                        " AND status = 'active' AND expires_at > ?",
+                        Value::Integer(micros(now)),
+                    );
+                }
+                Some(SessionStatus::Expired) => {
+                    bind(
+                        &mut sql,
+                        " AND status = 'active' AND expires_at <= ?",
+                        Value::Integer(micros(now)),
+                    );
+                }
+                Some(SessionStatus::Revoked) => sql.push_str(" AND status = 'revoked'"),
+                None => {}
+            }
+            if let Some((at, id)) = &after {
+                bind(
+                    &mut sql,
+                    " AND (created_at < ?",
+                    Value::Integer(micros(*at)),
+                );
+                bind(&mut sql, " OR (created_at = ?", Value::Integer(micros(*at)));
+                bind(&mut sql, " AND id < ?))", Value::Text(id.clone()));
+            }
+            let size = query.page_size();
+            bind(
+                &mut sql,
+                " ORDER BY created_at DESC, id DESC LIMIT ?",
+                Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)),
+            );
+            let mut stmt = conn.prepare(&sql).map_err(db_err)?;
+            let mut sessions = stmt
+                .query_map(params_from_iter(args.iter()), row_to_session)
+                .map_err(db_err)?
+                .map(|r| r.map(|s| s.read_at(now)).map_err(db_err))
+                .collect::<Result<Vec<_>>>()?;
+            let next_page_token = (sessions.len() > size).then(|| page_token(&sessions[size - 1]));
+            sessions.truncate(size);
+            Ok(SessionPage {
+                sessions,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    async fn find_by_source_identity(
+        &self,
+        source_identity: &str,
+    ) -> Result<Option<ServerSession>> {
+        let si = source_identity.to_owned();
+        self.with(move |conn, now| {
+            conn.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM sessions WHERE source_identity = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+                ),
+                [si],
+                row_to_session,
+            )
+            .optional()
+            .map(|s| s.map(|s| s.read_at(now)))
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_user_revocation(&self, revocation: &UserRevocation) -> Result<()> {
+        let r = revocation.clone();
+        self.with(move |conn, _| {
+            conn.execute(
+                "INSERT INTO user_revocations (user, profile, revoked_by, reason, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (user, profile) DO UPDATE SET revoked_by = ?3, reason = ?4, created_at = ?5, expires_at = ?6",
+                params![
+                    r.user,
+                    r.profile.unwrap_or_default(),
+                    r.revoked_by,
+                    r.reason,
+                    micros(r.created_at),
+                    r.expires_at.map(micros),
+                ],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_revocations(&self, user: &str) -> Result<Vec<UserRevocation>> {
+        let user = user.to_owned();
+        self.with(move |conn, now| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT user, profile, revoked_by, reason, created_at, expires_at FROM user_revocations \
+                     WHERE user = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY profile",
+                )
+                .map_err(db_err)?;
+            stmt.query_map(params![user, micros(now)], row_to_revocation)
+                .map_err(db_err)?
+                .map(|r| r.map_err(db_err))
+                .collect()
+        })
+        .await
+    }
+
+    async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()> {
+        let (user, profile) = (user.to_owned(), profile.map(str::to_owned));
+        self.with(move |conn, _| {
+            let n = conn
+                .execute(
+                    "DELETE FROM user_revocations WHERE user = ?1 AND profile = ?2",
+                    params![user, profile.clone().unwrap_or_default()],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(Error::RevocationNotFound { user, profile });
+            }
+            Ok(())
+        })
+        .await
+    }
+}

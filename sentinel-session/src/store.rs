@@ -1,0 +1,197 @@
+//! The [`SessionStore`] trait, the clock stores read time from, and the
+//! operations built on the trait (the user kill switch).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::model::{ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation};
+
+/// Where stores get the time from; tests substitute a [`ManualClock`].
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that moves only when told to. Clones share the time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<Timestamp>>);
+
+impl ManualClock {
+    /// A clock standing at `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(Arc::new(Mutex::new(at)))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Ok(span) = jiff::SignedDuration::try_from(by)
+            && let Ok(next) = t.checked_add(span)
+        {
+            *t = next;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Storage for server sessions and user revocations.
+///
+/// Every state change is a conditional write: of two racing changes exactly
+/// one wins and the other gets [`Error::Conflict`] or
+/// [`Error::InvalidTransition`]. Expiry is decided on read.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// Stores a new session; [`Error::Conflict`] if the id exists.
+    async fn create(&self, session: &ServerSession) -> Result<()>;
+
+    /// The session as of now; [`Error::NotFound`] if there is none.
+    async fn get(&self, id: &str) -> Result<ServerSession>;
+
+    /// Counts one credential request and records its time. Only for an
+    /// existing, active, unexpired session: otherwise [`Error::NotFound`] or
+    /// [`Error::InvalidTransition`] (revoked, expired).
+    async fn touch(&self, id: &str) -> Result<ServerSession>;
+
+    /// Revokes an active session. Already revoked or expired sessions give
+    /// [`Error::InvalidTransition`]; a missing one [`Error::NotFound`].
+    async fn revoke(&self, id: &str, revoked_by: &str, reason: &str) -> Result<ServerSession>;
+
+    /// Sessions matching the query, newest first, one page at a time.
+    async fn list(&self, query: &SessionQuery) -> Result<SessionPage>;
+
+    /// The session whose credentials carry `source_identity`, without a
+    /// table scan.
+    async fn find_by_source_identity(&self, source_identity: &str)
+    -> Result<Option<ServerSession>>;
+
+    /// Records (or replaces) a user revocation for its (user, profile).
+    async fn put_user_revocation(&self, revocation: &UserRevocation) -> Result<()>;
+
+    /// The user's revocations that are in force now.
+    async fn user_revocations(&self, user: &str) -> Result<Vec<UserRevocation>>;
+
+    /// Lifts the revocation of (user, profile); [`Error::RevocationNotFound`] if none.
+    async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()>;
+}
+
+#[async_trait]
+impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
+    async fn create(&self, session: &ServerSession) -> Result<()> {
+        (**self).create(session).await
+    }
+    async fn get(&self, id: &str) -> Result<ServerSession> {
+        (**self).get(id).await
+    }
+    async fn touch(&self, id: &str) -> Result<ServerSession> {
+        (**self).touch(id).await
+    }
+    async fn revoke(&self, id: &str, revoked_by: &str, reason: &str) -> Result<ServerSession> {
+        (**self).revoke(id, revoked_by, reason).await
+    }
+    async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
+        (**self).list(query).await
+    }
+    async fn find_by_source_identity(
+        &self,
+        source_identity: &str,
+    ) -> Result<Option<ServerSession>> {
+        (**self).find_by_source_identity(source_identity).await
+    }
+    async fn put_user_revocation(&self, revocation: &UserRevocation) -> Result<()> {
+        (**self).put_user_revocation(revocation).await
+    }
+    async fn user_revocations(&self, user: &str) -> Result<Vec<UserRevocation>> {
+        (**self).user_revocations(user).await
+    }
+    async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()> {
+        (**self).lift_user_revocation(user, profile).await
+    }
+}
+
+/// What [`SessionStoreExt::revoke_user`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KillSwitchReport {
+    /// The revocation now in force.
+    pub revocation: UserRevocation,
+    /// Sessions this call revoked.
+    pub revoked: Vec<String>,
+}
+
+/// Operations built from the required methods, for every store.
+#[async_trait]
+pub trait SessionStoreExt: SessionStore {
+    /// The user kill switch: records a revocation for `user` (one profile
+    /// or all) so no new session starts, then revokes every active session
+    /// it covers. Sessions that end meanwhile are skipped; any other error
+    /// stops it (the revocation itself is already in force).
+    async fn revoke_user(&self, revocation: &UserRevocation) -> Result<KillSwitchReport> {
+        self.put_user_revocation(revocation).await?;
+        let mut revoked = Vec::new();
+        let mut query = SessionQuery::all()
+            .user(&revocation.user)
+            .status(SessionStatus::Active)
+            .limit(500);
+        if let Some(p) = &revocation.profile {
+            query = query.profile(p);
+        }
+        loop {
+            let page = self.list(&query).await?;
+            for s in page.sessions {
+                match self
+                    .revoke(&s.id, &revocation.revoked_by, &revocation.reason)
+                    .await
+                {
+                    Ok(_) => revoked.push(s.id),
+                    Err(Error::InvalidTransition { .. } | Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match page.next_page_token {
+                Some(t) => query = query.after(Some(t)),
+                None => break,
+            }
+        }
+        Ok(KillSwitchReport {
+            revocation: revocation.clone(),
+            revoked,
+        })
+    }
+
+    /// The revocation in force for (user, profile), if any. Callers deny
+    /// when this returns one, and also when it returns an error.
+    async fn user_revoked(&self, user: &str, profile: &str) -> Result<Option<UserRevocation>> {
+        Ok(self
+            .user_revocations(user)
+            .await?
+            .into_iter()
+            .find(|r| r.covers(profile)))
+    }
+}
+
+impl<S: SessionStore + ?Sized> SessionStoreExt for S {}

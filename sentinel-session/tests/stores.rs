@@ -1,0 +1,182 @@
+//! The conformance suite against every backend, plus SQLite specifics:
+//! reopening, migrations, durability under SIGKILL.
+
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use sentinel_session::conformance as c;
+use sentinel_session::{
+    ManualClock, MemorySessionStore, SessionQuery, SessionStore, SqliteSessionStore,
+};
+
+fn clock() -> ManualClock {
+    ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap())
+}
+
+async fn sqlite(clock: &ManualClock) -> (tempfile::TempDir, Arc<dyn SessionStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteSessionStore::open_with_clock(
+        dir.path().join("state/sentinel.db"),
+        Arc::new(clock.clone()),
+    )
+    .await
+    .unwrap();
+    (dir, Arc::new(store))
+}
+
+fn memory(clock: &ManualClock) -> Arc<dyn SessionStore> {
+    Arc::new(MemorySessionStore::with_clock(Arc::new(clock.clone())))
+}
+
+macro_rules! conformance {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                let clock = clock();
+                let store = super::memory(&clock);
+                conformance!(@run $name, store, clock);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let clock = clock();
+                let (_dir, store) = super::sqlite(&clock).await;
+                conformance!(@run $name, store, clock);
+            }
+        }
+    };
+    (@run racing_revokes, $store:ident, $clock:ident) => {
+        c::racing_revokes($store, &$clock).await
+    };
+    (@run revoke_racing_touch, $store:ident, $clock:ident) => {
+        c::revoke_racing_touch($store, &$clock).await
+    };
+    (@run $name:ident, $store:ident, $clock:ident) => {
+        c::$name(&*$store, &$clock).await
+    };
+}
+
+conformance!(create_get_conflict);
+conformance!(touch_and_expiry);
+conformance!(revoke_transitions);
+conformance!(list_filters_and_pages);
+conformance!(find_by_source_identity);
+conformance!(kill_switch);
+conformance!(racing_revokes);
+conformance!(revoke_racing_touch);
+
+#[tokio::test]
+async fn sqlite_data_survives_reopen_and_file_is_private() {
+    let clock = clock();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sentinel.db");
+    let s = c::session(&clock, "alice", "prod", 60);
+    {
+        let store = SqliteSessionStore::open_with_clock(&path, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        store.create(&s).await.unwrap();
+    }
+    let store = SqliteSessionStore::open_with_clock(&path, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&s.id).await.unwrap(), s);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the state file is readable only by its owner");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sentinel.db");
+    drop(SqliteSessionStore::open(&path).await.unwrap());
+    {
+        let conn = rusqlite_conn(&path);
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = SqliteSessionStore::open(&path)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("newer than this Sentinel knows"), "{err}");
+}
+
+fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+/// Child mode: when `SENTINEL_SESSION_WRITER_DB` is set, this test writes
+/// sessions as fast as it can until it is killed.
+#[tokio::test]
+async fn writer_child() {
+    let Ok(path) = std::env::var("SENTINEL_SESSION_WRITER_DB") else {
+        return;
+    };
+    let store = SqliteSessionStore::open(&path).await.unwrap();
+    let clock = ManualClock::new(jiff::Timestamp::now());
+    println!("ready");
+    loop {
+        let s = c::session(&clock, "killme", "prod", 60);
+        store.create(&s).await.unwrap();
+        store.touch(&s.id).await.unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_survives_sigkill_mid_write() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sentinel.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
+        .env("SENTINEL_SESSION_WRITER_DB", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("child exited early").unwrap();
+        if line.contains("ready") {
+            break;
+        }
+    }
+    // Let it write for a while, then kill it mid-write.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let conn = rusqlite_conn(&path);
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    let store = SqliteSessionStore::open(&path).await.unwrap();
+    let page = store
+        .list(&SessionQuery::all().user("killme").limit(1000))
+        .await
+        .unwrap();
+    assert!(
+        !page.sessions.is_empty(),
+        "the child wrote something before it died"
+    );
+    for s in &page.sessions {
+        // Every stored record is whole: all fields present and consistent.
+        assert_eq!(s.user, "killme");
+        assert!(s.request_count <= 1);
+        assert!(s.expires_at > s.created_at);
+    }
+}
