@@ -178,6 +178,27 @@ pub async fn list_filters_and_pages(store: &dyn SessionStore, clock: &ManualCloc
         .await
         .unwrap();
     assert_eq!(by_instance.sessions.len(), 12);
+    // No filter: everything, newest first, paged.
+    let first = store.list(&SessionQuery::all().limit(20)).await.unwrap();
+    assert_eq!(first.sessions.len(), 20);
+    let rest = store
+        .list(
+            &SessionQuery::all()
+                .limit(20)
+                .after(first.next_page_token.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.sessions.len(), 5);
+    assert_eq!(rest.next_page_token, None);
+    let all: Vec<String> = first
+        .sessions
+        .iter()
+        .chain(&rest.sessions)
+        .map(|s| s.id.clone())
+        .collect();
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(all, newest_first);
     assert!(matches!(
         store
             .list(&SessionQuery::all().after(Some("garbage".into())))

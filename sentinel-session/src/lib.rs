@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod error;
 mod memory;
 mod model;
@@ -11,6 +13,8 @@ mod store;
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DEFAULT_SESSION_TABLE, DynamoSessionStore, create_session_table};
 pub use error::{Error, Result};
 pub use memory::MemorySessionStore;
 pub use model::{

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use sentinel_session::conformance as c;
 use sentinel_session::{
-    ManualClock, MemorySessionStore, SessionQuery, SessionStore, SqliteSessionStore,
+    DynamoSessionStore, ManualClock, MemorySessionStore, SessionQuery, SessionStore,
+    SqliteSessionStore, create_session_table,
 };
 
 fn clock() -> ManualClock {
@@ -24,6 +25,20 @@ async fn sqlite(clock: &ManualClock) -> (tempfile::TempDir, Arc<dyn SessionStore
     .await
     .unwrap();
     (dir, Arc::new(store))
+}
+
+/// A fresh table in the emulator, or `None` (skip) without one.
+async fn dynamodb(clock: &ManualClock) -> Option<Arc<dyn SessionStore>> {
+    let endpoint = sentinel_testkit::aws_endpoint()?;
+    let config = sentinel_testkit::sdk_config(&endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = sentinel_testkit::unique_name("sessions");
+    create_session_table(&client, &table).await.unwrap();
+    Some(Arc::new(DynamoSessionStore::with_clock(
+        client,
+        table,
+        Arc::new(clock.clone()),
+    )))
 }
 
 fn memory(clock: &ManualClock) -> Arc<dyn SessionStore> {
@@ -46,6 +61,13 @@ macro_rules! conformance {
             async fn sqlite() {
                 let clock = clock();
                 let (_dir, store) = super::sqlite(&clock).await;
+                conformance!(@run $name, store, clock);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb() {
+                let clock = clock();
+                let Some(store) = super::dynamodb(&clock).await else { return };
                 conformance!(@run $name, store, clock);
             }
         }
@@ -179,4 +201,21 @@ async fn sqlite_survives_sigkill_mid_write() {
         assert!(s.request_count <= 1);
         assert!(s.expires_at > s.created_at);
     }
+}
+
+#[tokio::test]
+async fn dynamodb_missing_table_says_how_to_create_it() {
+    let Some(endpoint) = sentinel_testkit::aws_endpoint() else {
+        return;
+    };
+    let config = sentinel_testkit::sdk_config(&endpoint).await;
+    let store = DynamoSessionStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        sentinel_testkit::unique_name("missing"),
+    );
+    let err = store.get("abc").await.unwrap_err().to_string();
+    assert!(
+        err.contains("does not exist") && err.contains("sentinel init"),
+        "{err}"
+    );
 }
