@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
+mod error;
+mod memory;
+mod model;
+mod rules;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DEFAULT_REQUEST_TABLE, DynamoRequestStore, create_request_table};
+pub use error::{Error, Result};
+pub use memory::MemoryRequestStore;
+pub use model::{
+    AccessRequest, MAX_COMMENT_LEN, MAX_JUSTIFICATION_LEN, MAX_NAME_LEN, MAX_REQUEST_DURATION,
+    MAX_USERNAME_KEY_LEN, MIN_JUSTIFICATION_LEN, NewRequest, PENDING_TTL, RequestPage,
+    RequestQuery, RequestStatus, new_id, normalize_username, same_user,
+};
+pub use rules::{applicable_rule, auto_approve, check_approver, check_request};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteRequestStore;
+pub use store::{Clock, ManualClock, RequestStore, SystemClock};

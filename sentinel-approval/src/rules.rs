@@ -1,0 +1,252 @@
+//! The policy's `approvals` rules: who may decide, how long a request may
+//! be, and when a request is approved without a human.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use sentinel_policy::{ApprovalRule, ApprovalSection, TimeWindow, Weekday};
+
+use crate::error::{Error, Result};
+use crate::model::same_user;
+
+/// The rule that governs requests for `profile`: the first rule that lists
+/// the profile or lists no profiles. `None` when no rule covers it.
+pub fn applicable_rule<'a>(policy: &'a ApprovalSection, profile: &str) -> Option<&'a ApprovalRule> {
+    policy
+        .rules
+        .iter()
+        .find(|r| r.profiles.is_empty() || r.profiles.iter().any(|p| p == profile))
+}
+
+/// Whether `approver` may approve or deny `requester`'s request for
+/// `profile` under `policy`.
+///
+/// - The requester never decides their own request, also not under a
+///   differently spelled name ([`same_user`]): [`Error::SelfApproval`].
+/// - When a rule applies (see [`applicable_rule`]), `approver` must be in
+///   its `approvers` list, matched exactly: otherwise [`Error::Forbidden`].
+/// - When **no rule applies**, any user other than the requester may
+///   decide. Policies that want to restrict approvers for every profile
+///   end with a rule that lists no profiles.
+pub fn check_approver(
+    policy: &ApprovalSection,
+    profile: &str,
+    approver: &str,
+    requester: &str,
+) -> Result<()> {
+    if same_user(approver, requester) {
+        return Err(Error::SelfApproval {
+            user: approver.to_owned(),
+        });
+    }
+    match applicable_rule(policy, profile) {
+        None => Ok(()),
+        Some(rule) if rule.approvers.iter().any(|a| a == approver) => Ok(()),
+        Some(rule) => Err(Error::Forbidden {
+            reason: format!(
+                "\"{approver}\" may not decide requests for profile \"{profile}\"; approval rule \"{}\" allows {}",
+                rule.name,
+                if rule.approvers.is_empty() {
+                    "no human approvers".to_owned()
+                } else {
+                    rule.approvers
+                        .iter()
+                        .map(|a| format!("\"{a}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        }),
+    }
+}
+
+/// Whether a request for `profile` lasting `duration` may be filed under
+/// `policy`: the applicable rule's `max_duration` refuses longer ones with
+/// [`Error::Invalid`] on `duration`. No rule, or no `max_duration`: allowed
+/// (the model's own 8 h limit still applies).
+pub fn check_request(policy: &ApprovalSection, profile: &str, duration: Duration) -> Result<()> {
+    if let Some(rule) = applicable_rule(policy, profile)
+        && let Some(max) = rule.max_duration
+        && duration > max.get()
+    {
+        return Err(Error::invalid(
+            "duration",
+            format!(
+                "asks for {}s but approval rule \"{}\" grants at most {}s for profile \"{profile}\"",
+                duration.as_secs(),
+                rule.name,
+                max.get().as_secs()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The rule that approves `requester`'s request for `profile` lasting
+/// `duration`, filed at `now`, without a human; `None` when a human must
+/// decide.
+///
+/// Only the applicable rule (see [`applicable_rule`]) counts. It
+/// auto-approves when it has `auto_approve`, the request is within the
+/// rule's `max_duration`, and every condition present in `auto_approve`
+/// holds: `users` lists the requester (exactly; empty means anyone),
+/// `now` falls in `time` (in the window's time zone, UTC when absent) and
+/// `duration` is at most its `max_duration`.
+pub fn auto_approve<'a>(
+    policy: &'a ApprovalSection,
+    profile: &str,
+    requester: &str,
+    duration: Duration,
+    now: Timestamp,
+) -> Option<&'a ApprovalRule> {
+    let rule = applicable_rule(policy, profile)?;
+    let auto = rule.auto_approve.as_ref()?;
+    if rule.max_duration.is_some_and(|m| duration > m.get()) {
+        return None;
+    }
+    if !auto.users.is_empty() && !auto.users.iter().any(|u| u == requester) {
+        return None;
+    }
+    if auto.max_duration.is_some_and(|m| duration > m.get()) {
+        return None;
+    }
+    if let Some(window) = &auto.time
+        && !in_window(window, now)
+    {
+        return None;
+    }
+    Some(rule)
+}
+
+/// Whether `t` falls in `window`, evaluated in the window's local time.
+fn in_window(window: &TimeWindow, t: Timestamp) -> bool {
+    let tz = window
+        .timezone
+        .as_ref()
+        .map_or(TimeZone::UTC, |z| z.time_zone().clone());
+    let local = tz.to_datetime(t);
+    if !window.days.is_empty() && !window.days.contains(&weekday(local.weekday())) {
+        return false;
+    }
+    match &window.hours {
+        Some(h) => {
+            let minute = u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
+                .unwrap_or(0);
+            h.contains(minute)
+        }
+        None => true,
+    }
+}
+
+fn weekday(w: jiff::civil::Weekday) -> Weekday {
+    match w {
+        jiff::civil::Weekday::Monday => Weekday::Monday,
+        jiff::civil::Weekday::Tuesday => Weekday::Tuesday,
+        jiff::civil::Weekday::Wednesday => Weekday::Wednesday,
+        jiff::civil::Weekday::Thursday => Weekday::Thursday,
+        jiff::civil::Weekday::Friday => Weekday::Friday,
+        jiff::civil::Weekday::Saturday => Weekday::Saturday,
+        jiff::civil::Weekday::Sunday => Weekday::Sunday,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn policy(yaml_json: &str) -> ApprovalSection {
+        serde_json::from_str(yaml_json).unwrap()
+    }
+
+    fn sample() -> ApprovalSection {
+        policy(
+            r#"{"rules": [
+                {"name": "prod", "profiles": ["prod"], "approvers": ["bob", "carol"],
+                 "max_duration": "2h",
+                 "auto_approve": {"users": ["dave"], "max_duration": "30m",
+                   "time": {"days": ["monday", "tuesday"], "hours": {"start": "09:00", "end": "17:00"},
+                            "timezone": "Europe/Berlin"}}},
+                {"name": "rest", "approvers": ["erin"]}
+            ]}"#,
+        )
+    }
+
+    #[test]
+    fn approver_rules() {
+        let p = sample();
+        check_approver(&p, "prod", "bob", "alice").unwrap();
+        assert!(matches!(
+            check_approver(&p, "prod", "erin", "alice"),
+            Err(Error::Forbidden { .. })
+        ));
+        check_approver(&p, "dev", "erin", "alice").unwrap();
+        assert!(matches!(
+            check_approver(&p, "dev", "bob", "alice"),
+            Err(Error::Forbidden { .. })
+        ));
+        // A listed approver still never decides their own request.
+        assert!(matches!(
+            check_approver(&p, "prod", "bob", "Bob."),
+            Err(Error::SelfApproval { .. })
+        ));
+        // No rules: anyone but the requester.
+        let none = ApprovalSection::default();
+        check_approver(&none, "prod", "zed", "alice").unwrap();
+        assert!(matches!(
+            check_approver(&none, "prod", "ALICE", "alice"),
+            Err(Error::SelfApproval { .. })
+        ));
+    }
+
+    #[test]
+    fn duration_rules() {
+        let p = sample();
+        check_request(&p, "prod", Duration::from_secs(7200)).unwrap();
+        assert!(matches!(
+            check_request(&p, "prod", Duration::from_secs(7201)),
+            Err(Error::Invalid {
+                field: "duration",
+                ..
+            })
+        ));
+        check_request(&p, "dev", Duration::from_secs(8 * 3600)).unwrap();
+    }
+
+    #[test]
+    fn auto_approval() {
+        let p = sample();
+        // Monday 2026-03-02 10:00 in Berlin is 09:00 UTC.
+        let monday_10_berlin: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let thirty = Duration::from_secs(1800);
+        assert_eq!(
+            auto_approve(&p, "prod", "dave", thirty, monday_10_berlin).map(|r| r.name.as_str()),
+            Some("prod")
+        );
+        assert!(auto_approve(&p, "prod", "alice", thirty, monday_10_berlin).is_none());
+        assert!(
+            auto_approve(
+                &p,
+                "prod",
+                "dave",
+                Duration::from_secs(1801),
+                monday_10_berlin
+            )
+            .is_none()
+        );
+        // 16:30 UTC is 17:30 in Berlin: outside the hours.
+        let late: Timestamp = "2026-03-02T16:30:00Z".parse().unwrap();
+        assert!(auto_approve(&p, "prod", "dave", thirty, late).is_none());
+        // 07:30 UTC is 08:30 Berlin: outside; 08:30 UTC is 09:30 Berlin: inside.
+        let early: Timestamp = "2026-03-02T07:30:00Z".parse().unwrap();
+        assert!(auto_approve(&p, "prod", "dave", thirty, early).is_none());
+        let ok: Timestamp = "2026-03-02T08:30:00Z".parse().unwrap();
+        assert!(auto_approve(&p, "prod", "dave", thirty, ok).is_some());
+        // Wednesday: not a listed day.
+        let wednesday: Timestamp = "2026-03-04T09:00:00Z".parse().unwrap();
+        assert!(auto_approve(&p, "prod", "dave", thirty, wednesday).is_none());
+        // The "rest" rule has no auto_approve.
+        assert!(auto_approve(&p, "dev", "dave", thirty, monday_10_berlin).is_none());
+    }
+}

@@ -1,0 +1,418 @@
+//! The embedded SQLite backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_name, clean_comment, micro,
+    page_token, parse_page_token,
+};
+use crate::store::{Action, Clock, RequestStore, SystemClock};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE requests (
+    id               TEXT PRIMARY KEY NOT NULL,
+    requester        TEXT NOT NULL,
+    profile          TEXT NOT NULL,
+    justification    TEXT NOT NULL,
+    duration_secs    INTEGER NOT NULL CHECK (duration_secs > 0),
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'cancelled')),
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    approver         TEXT,
+    approver_comment TEXT,
+    approved_at      INTEGER
+) STRICT;
+CREATE INDEX requests_by_requester ON requests (requester, created_at DESC, id DESC);
+CREATE INDEX requests_by_profile ON requests (profile, created_at DESC, id DESC);
+CREATE INDEX requests_by_status ON requests (status, created_at DESC, id DESC);
+CREATE INDEX requests_by_created ON requests (created_at DESC, id DESC);
+CREATE INDEX requests_approved ON requests (requester, profile, status, approved_at);
+"];
+
+const COLUMNS: &str = "id, requester, profile, justification, duration_secs, status, created_at, \
+     updated_at, expires_at, approver, approver_comment, approved_at";
+
+/// Access requests in a SQLite file: the embedded default for one machine.
+///
+/// WAL mode, full sync, versioned migrations, the file created with mode
+/// 0600. Blocking calls run on tokio's blocking pool. Several processes may
+/// share the file; every change is a single conditional statement.
+#[derive(Debug, Clone)]
+pub struct SqliteRequestStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+}
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::backend("sqlite", e)
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+fn ts(v: i64) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_microsecond(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+fn row_to_request(row: &Row<'_>) -> rusqlite::Result<AccessRequest> {
+    let status: String = row.get(5)?;
+    let status = RequestStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            5,
+            rusqlite::types::Type::Text,
+            format!("unknown status {status:?}").into(),
+        )
+    })?;
+    let secs: i64 = row.get(4)?;
+    let approved_at: Option<i64> = row.get(11)?;
+    Ok(AccessRequest {
+        id: row.get(0)?,
+        requester: row.get(1)?,
+        profile: row.get(2)?,
+        justification: row.get(3)?,
+        duration: Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
+        status,
+        created_at: ts(row.get(6)?)?,
+        updated_at: ts(row.get(7)?)?,
+        expires_at: ts(row.get(8)?)?,
+        approver: row.get(9)?,
+        approver_comment: row.get(10)?,
+        approved_at: approved_at.map(ts).transpose()?,
+    })
+}
+
+impl SqliteRequestStore {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        Self::open_with_clock(path, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`open`](Self::open), reading time from `clock`.
+    pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let path = path.into();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_blocking(&p))
+            .await
+            .map_err(|e| Error::backend("sqlite", e))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            clock,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, Timestamp) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let now = micro(self.clock.now());
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard, now)
+        })
+        .await
+        .map_err(|e| Error::backend("sqlite", e))?
+    }
+
+    async fn change(
+        &self,
+        id: &str,
+        action: Action,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<AccessRequest> {
+        action.check_input(by, comment)?;
+        let (id, by, comment) = (id.to_owned(), by.to_owned(), clean_comment(comment));
+        self.with(move |conn, now| {
+            let current = load(conn, &id)?.ok_or_else(|| Error::NotFound { id: id.clone() })?;
+            action.check_actor(&current, &by)?;
+            let changed = match action {
+                Action::Cancel => conn.execute(
+                    "UPDATE requests SET status = 'cancelled', updated_at = ?2 \
+                     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
+                    params![id, micros(now)],
+                ),
+                Action::Approve => conn.execute(
+                    "UPDATE requests SET status = 'approved', approver = ?3, approver_comment = ?4, \
+                     approved_at = ?2, updated_at = ?2 \
+                     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
+                    params![id, micros(now), by, comment],
+                ),
+                Action::Deny => conn.execute(
+                    "UPDATE requests SET status = 'denied', approver = ?3, approver_comment = ?4, \
+                     updated_at = ?2 \
+                     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2",
+                    params![id, micros(now), by, comment],
+                ),
+            }
+            .map_err(db_err)?;
+            let after = load(conn, &id)?.ok_or(Error::NotFound { id })?;
+            if changed == 0 {
+                return Err(action.transition_error(&after.read_at(now)));
+            }
+            Ok(after)
+        })
+        .await
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::backend("sqlite", format!("creating {}: {e}", dir.display())))?;
+    }
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::backend(
+                    "sqlite",
+                    format!("creating {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    let mut conn = Connection::open(path)
+        .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db_err)?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(Error::backend(
+            "sqlite",
+            format!(
+                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade sentinel",
+                path.display()
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        tx.execute_batch(sql).map_err(db_err)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )
+        .map_err(db_err)?;
+    }
+    tx.commit().map_err(db_err)
+}
+
+fn load(conn: &Connection, id: &str) -> Result<Option<AccessRequest>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"),
+        [id],
+        row_to_request,
+    )
+    .optional()
+    .map_err(db_err)
+}
+
+#[async_trait]
+impl RequestStore for SqliteRequestStore {
+    async fn create(&self, request: &AccessRequest) -> Result<()> {
+        check_name("id", &request.id)?;
+        let r = request.clone();
+        self.with(move |conn, _| {
+            let inserted = conn
+                .execute(
+                    &format!(
+                        "INSERT INTO requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING"
+                    ),
+                    params![
+                        r.id,
+                        r.requester,
+                        r.profile,
+                        r.justification,
+                        i64::try_from(r.duration.as_secs()).unwrap_or(i64::MAX),
+                        r.status.stored(),
+                        micros(r.created_at),
+                        micros(r.updated_at),
+                        micros(r.expires_at),
+                        r.approver,
+                        r.approver_comment,
+                        r.approved_at.map(micros),
+                    ],
+                )
+                .map_err(db_err)?;
+            if inserted == 0 {
+                return Err(Error::Conflict {
+                    id: r.id,
+                    what: "already exists".into(),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<AccessRequest> {
+        let id = id.to_owned();
+        self.with(move |conn, now| {
+            load(conn, &id)?
+                .map(|r| r.read_at(now))
+                .ok_or(Error::NotFound { id })
+        })
+        .await
+    }
+
+    async fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+        comment: Option<&str>,
+    ) -> Result<AccessRequest> {
+        self.change(id, Action::Approve, approver, comment).await
+    }
+
+    async fn deny(&self, id: &str, approver: &str, comment: Option<&str>) -> Result<AccessRequest> {
+        self.change(id, Action::Deny, approver, comment).await
+    }
+
+    async fn cancel(&self, id: &str, by: &str) -> Result<AccessRequest> {
+        self.change(id, Action::Cancel, by, None).await
+    }
+
+    async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
+        let after = query
+            .page_token
+            .as_deref()
+            .map(parse_page_token)
+            .transpose()?;
+        let query = query.clone();
+        self.with(move |conn, now| {
+            let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
+            let mut args: Vec<Value> = Vec::new();
+            let mut bind = |sql: &mut String, clause: &str, v: Value| {
+                args.push(v);
+                sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+            };
+            if let Some(u) = &query.requester {
+                bind(&mut sql, " AND requester = ?", Value::Text(u.clone()));
+            }
+            if let Some(p) = &query.profile {
+                bind(&mut sql, " AND profile = ?", Value::Text(p.clone()));
+            }
+            match query.status {
+                Some(RequestStatus::Pending) => {
+                    bind(
+                        &mut sql,
+                        " AND status = 'pending' AND expires_at > ?",
+                        Value::Integer(micros(now)),
+                    );
+                }
+                Some(RequestStatus::Expired) => {
+                    bind(
+                        &mut sql,
+                        " AND status = 'pending' AND expires_at <= ?",
+                        Value::Integer(micros(now)),
+                    );
+                }
+                Some(s) => bind(&mut sql, " AND status = ?", Value::Text(s.stored().into())),
+                None => {}
+            }
+            if let Some((at, id)) = &after {
+                bind(
+                    &mut sql,
+                    " AND (created_at < ?",
+                    Value::Integer(micros(*at)),
+                );
+                bind(&mut sql, " OR (created_at = ?", Value::Integer(micros(*at)));
+                bind(&mut sql, " AND id < ?))", Value::Text(id.clone()));
+            }
+            let size = query.page_size();
+            bind(
+                &mut sql,
+                " ORDER BY created_at DESC, id DESC LIMIT ?",
+                Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)),
+            );
+            let mut stmt = conn.prepare(&sql).map_err(db_err)?;
+            let mut requests = stmt
+                .query_map(params_from_iter(args.iter()), row_to_request)
+                .map_err(db_err)?
+                .map(|r| r.map(|r| r.read_at(now)).map_err(db_err))
+                .collect::<Result<Vec<_>>>()?;
+            let next_page_token = (requests.len() > size).then(|| page_token(&requests[size - 1]));
+            requests.truncate(size);
+            Ok(RequestPage {
+                requests,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    async fn find_approved(
+        &self,
+        user: &str,
+        profile: &str,
+        now: Timestamp,
+    ) -> Result<Option<AccessRequest>> {
+        let (user, profile) = (user.to_owned(), profile.to_owned());
+        let at = micros(now);
+        self.with(move |conn, _| {
+            conn.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM requests \
+                     WHERE requester = ?1 AND profile = ?2 AND status = 'approved' \
+                     AND approved_at <= ?3 AND approved_at + duration_secs * 1000000 > ?3 \
+                     ORDER BY approved_at + duration_secs * 1000000 DESC, id DESC LIMIT 1"
+                ),
+                params![user, profile, at],
+                row_to_request,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+}

@@ -1,0 +1,215 @@
+//! The [`RequestStore`] trait and the clock stores read time from.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_comment, check_user, same_user,
+};
+
+/// Where stores get the time from; tests substitute a [`ManualClock`].
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that moves only when told to. Clones share the time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<Timestamp>>);
+
+impl ManualClock {
+    /// A clock standing at `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(Arc::new(Mutex::new(at)))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Ok(span) = jiff::SignedDuration::try_from(by)
+            && let Ok(next) = t.checked_add(span)
+        {
+            *t = next;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Storage for access requests.
+///
+/// Every state change is a conditional write "only if pending and not
+/// expired": of two racing decisions exactly one wins and the other gets
+/// [`Error::InvalidTransition`] (or [`Error::Conflict`]). Expiry is decided
+/// on read. The store enforces the request's own rules (no self-approval,
+/// only the requester cancels); who may approve under the policy is
+/// checked with [`check_approver`](crate::check_approver) before calling it.
+#[async_trait]
+pub trait RequestStore: Send + Sync + fmt::Debug + 'static {
+    /// Stores a new request; [`Error::Conflict`] if the id exists.
+    async fn create(&self, request: &AccessRequest) -> Result<()>;
+
+    /// The request as of now; [`Error::NotFound`] if there is none.
+    async fn get(&self, id: &str) -> Result<AccessRequest>;
+
+    /// Approves a pending, unexpired request; its access window starts now.
+    /// [`Error::SelfApproval`] when `approver` is the requester (by
+    /// [`normalize_username`](crate::normalize_username)),
+    /// [`Error::InvalidTransition`] when it is no longer pending,
+    /// [`Error::NotFound`] when it does not exist.
+    async fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+        comment: Option<&str>,
+    ) -> Result<AccessRequest>;
+
+    /// Denies a pending, unexpired request; errors as for [`approve`](Self::approve).
+    async fn deny(&self, id: &str, approver: &str, comment: Option<&str>) -> Result<AccessRequest>;
+
+    /// Cancels a pending, unexpired request. Only the requester may:
+    /// anyone else gets [`Error::Forbidden`].
+    async fn cancel(&self, id: &str, by: &str) -> Result<AccessRequest>;
+
+    /// Requests matching the query, newest first, one page at a time.
+    async fn list(&self, query: &RequestQuery) -> Result<RequestPage>;
+
+    /// An approved request of `user` (exact requester name) for `profile`
+    /// whose access window contains `now`; of several, the one whose window
+    /// ends last. This is what the pipeline asks before issuing credentials
+    /// under a `require_approval` rule.
+    async fn find_approved(
+        &self,
+        user: &str,
+        profile: &str,
+        now: Timestamp,
+    ) -> Result<Option<AccessRequest>>;
+}
+
+#[async_trait]
+impl<S: RequestStore + ?Sized> RequestStore for Arc<S> {
+    async fn create(&self, request: &AccessRequest) -> Result<()> {
+        (**self).create(request).await
+    }
+    async fn get(&self, id: &str) -> Result<AccessRequest> {
+        (**self).get(id).await
+    }
+    async fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+        comment: Option<&str>,
+    ) -> Result<AccessRequest> {
+        (**self).approve(id, approver, comment).await
+    }
+    async fn deny(&self, id: &str, approver: &str, comment: Option<&str>) -> Result<AccessRequest> {
+        (**self).deny(id, approver, comment).await
+    }
+    async fn cancel(&self, id: &str, by: &str) -> Result<AccessRequest> {
+        (**self).cancel(id, by).await
+    }
+    async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
+        (**self).list(query).await
+    }
+    async fn find_approved(
+        &self,
+        user: &str,
+        profile: &str,
+        now: Timestamp,
+    ) -> Result<Option<AccessRequest>> {
+        (**self).find_approved(user, profile, now).await
+    }
+}
+
+/// A state change of a pending request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Approve,
+    Deny,
+    Cancel,
+}
+
+impl Action {
+    /// The word used in [`Error::InvalidTransition`].
+    pub(crate) const fn past(self) -> &'static str {
+        match self {
+            Action::Approve => "approved",
+            Action::Deny => "denied",
+            Action::Cancel => "cancelled",
+        }
+    }
+
+    /// The status it leads to.
+    pub(crate) const fn target(self) -> RequestStatus {
+        match self {
+            Action::Approve => RequestStatus::Approved,
+            Action::Deny => RequestStatus::Denied,
+            Action::Cancel => RequestStatus::Cancelled,
+        }
+    }
+
+    /// Validates the actor's name and comment before anything is read.
+    pub(crate) fn check_input(self, by: &str, comment: Option<&str>) -> Result<()> {
+        check_user(
+            match self {
+                Action::Cancel => "cancelled_by",
+                _ => "approver",
+            },
+            by,
+        )?;
+        check_comment(comment)
+    }
+
+    /// Whether `by` may do this to `r` at all (regardless of its state).
+    /// The requester never changes, so checking it on a read before the
+    /// conditional write is race-free.
+    pub(crate) fn check_actor(self, r: &AccessRequest, by: &str) -> Result<()> {
+        match self {
+            Action::Approve | Action::Deny if same_user(&r.requester, by) => {
+                Err(Error::SelfApproval {
+                    user: by.to_owned(),
+                })
+            }
+            Action::Cancel if !same_user(&r.requester, by) => Err(Error::Forbidden {
+                reason: format!(
+                    "only the requester \"{}\" can cancel access request \"{}\"",
+                    r.requester, r.id
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The error for a request (read as of `now`) that is not pending.
+    pub(crate) fn transition_error(self, r: &AccessRequest) -> Error {
+        Error::InvalidTransition {
+            id: r.id.clone(),
+            from: r.status,
+            action: self.past(),
+        }
+    }
+}
