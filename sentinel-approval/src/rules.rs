@@ -26,9 +26,11 @@ pub fn applicable_rule<'a>(policy: &'a ApprovalSection, profile: &str) -> Option
 ///   differently spelled name ([`same_user`]): [`Error::SelfApproval`].
 /// - When a rule applies (see [`applicable_rule`]), `approver` must be in
 ///   its `approvers` list, matched exactly: otherwise [`Error::Forbidden`].
-/// - When **no rule applies**, any user other than the requester may
-///   decide. Policies that want to restrict approvers for every profile
-///   end with a rule that lists no profiles.
+/// - When the policy has **no approval rules at all**, any user other than
+///   the requester may decide.
+/// - When it has rules but **none covers the profile**, nobody may: a
+///   profile the approval rules forgot is closed, not open to everyone
+///   ([`Error::Forbidden`]).
 pub fn check_approver(
     policy: &ApprovalSection,
     profile: &str,
@@ -41,7 +43,12 @@ pub fn check_approver(
         });
     }
     match applicable_rule(policy, profile) {
-        None => Ok(()),
+        None if policy.rules.is_empty() => Ok(()),
+        None => Err(Error::Forbidden {
+            reason: format!(
+                "no approval rule covers profile \"{profile}\", so nobody may decide its requests; add the profile to an `approvals` rule"
+            ),
+        }),
         Some(rule) if rule.approvers.iter().any(|a| a == approver) => Ok(()),
         Some(rule) => Err(Error::Forbidden {
             reason: format!(
@@ -190,6 +197,13 @@ mod tests {
         assert!(matches!(
             check_approver(&p, "prod", "bob", "Bob."),
             Err(Error::SelfApproval { .. })
+        ));
+        // Rules exist but none covers the profile: closed.
+        let only_prod =
+            policy(r#"{"rules": [{"name": "prod", "profiles": ["prod"], "approvers": ["bob"]}]}"#);
+        assert!(matches!(
+            check_approver(&only_prod, "dev", "bob", "alice"),
+            Err(Error::Forbidden { .. })
         ));
         // No rules: anyone but the requester.
         let none = ApprovalSection::default();
