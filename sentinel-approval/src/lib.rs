@@ -6,6 +6,7 @@ mod dynamodb;
 mod error;
 mod memory;
 mod model;
+mod notify;
 mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -23,6 +24,14 @@ pub use model::{
     MAX_USERNAME_KEY_LEN, MIN_JUSTIFICATION_LEN, NewRequest, PENDING_TTL, RequestPage,
     RequestQuery, RequestStatus, new_id, normalize_username, same_user,
 };
+#[cfg(feature = "sns")]
+pub use notify::SnsNotifier;
+pub use notify::{
+    BreakGlassSubject, EventType, FanOut, LogNotifier, Notification, Notifier, NotifyError,
+    NotifyingRequestStore, RequestSubject, SCHEMA_VERSION, Subject,
+};
+#[cfg(feature = "webhook")]
+pub use notify::{RetryPolicy, WebhookNotifier};
 pub use rules::{applicable_rule, auto_approve, check_approver, check_request};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteRequestStore;
