@@ -1,0 +1,387 @@
+//! DynamoDB helpers for the tables of the earlier Go Sentinel: partition key
+//! `id` (S), GSIs with sort key `created_at`, TTL attribute `ttl`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::page::{Cursor, Listed, paginate};
+
+/// A stored item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A string attribute.
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number attribute.
+pub fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// `created_at` as the GSI sort key: zero-padded microseconds, so string
+/// order is time order.
+pub fn sort_key(t: Timestamp) -> String {
+    format!("{:020}", t.as_microsecond().max(0))
+}
+
+/// Whether a write lost its condition (the loser of a race).
+pub fn is_condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Typed reads of one item's attributes; a missing or malformed attribute is
+/// a backend error that names the field.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    item: &'a Item,
+    record: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `item`, a stored `record` (`session`, `request`, ...).
+    pub fn new(item: &'a Item, record: &'static str) -> Self {
+        Self { item, record }
+    }
+
+    /// The error for a missing or malformed `field`.
+    pub fn corrupt(&self, field: &str) -> Error {
+        corrupt(self.record, field)
+    }
+
+    /// A required string.
+    pub fn s(&self, k: &str) -> Result<String> {
+        self.opt_s(k).ok_or_else(|| self.corrupt(k))
+    }
+
+    /// An optional string.
+    pub fn opt_s(&self, k: &str) -> Option<String> {
+        match self.item.get(k) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// A required number.
+    pub fn n(&self, k: &str) -> Result<i64> {
+        match self.item.get(k) {
+            Some(AttributeValue::N(v)) => v.parse().map_err(|_| self.corrupt(k)),
+            _ => Err(self.corrupt(k)),
+        }
+    }
+
+    /// An optional number (present but malformed is an error).
+    pub fn opt_n(&self, k: &str) -> Result<Option<i64>> {
+        match self.item.get(k) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(_) => self.n(k).map(Some),
+        }
+    }
+
+    /// A required timestamp stored as microseconds.
+    pub fn ts(&self, k: &str) -> Result<Timestamp> {
+        Timestamp::from_microsecond(self.n(k)?).map_err(|_| self.corrupt(k))
+    }
+
+    /// An optional timestamp stored as microseconds.
+    pub fn opt_ts(&self, k: &str) -> Result<Option<Timestamp>> {
+        self.opt_n(k)?
+            .map(|v| Timestamp::from_microsecond(v).map_err(|_| self.corrupt(k)))
+            .transpose()
+    }
+
+    /// A timestamp stored as a [`sort_key`] string (`created_at`).
+    pub fn sort_ts(&self, k: &str) -> Result<Timestamp> {
+        let v: i64 = self.s(k)?.parse().map_err(|_| self.corrupt(k))?;
+        Timestamp::from_microsecond(v).map_err(|_| self.corrupt(k))
+    }
+}
+
+/// The error for a stored `record` with a missing or malformed `field`.
+pub fn corrupt(record: &str, field: &str) -> Error {
+    Error::backend(
+        "dynamodb",
+        format!(
+            "a stored {record} has a missing or malformed `{field}`; the table may not be a Sentinel {record} table"
+        ),
+    )
+}
+
+/// One store's table: the client, its name, and what to say when it is
+/// missing.
+#[derive(Debug, Clone)]
+pub struct Table {
+    client: Client,
+    name: String,
+    create_with: &'static str,
+}
+
+impl Table {
+    /// `name` on `client`; `create_with` names the function that creates it
+    /// (for the "table does not exist" message).
+    pub fn new(client: Client, name: impl Into<String>, create_with: &'static str) -> Self {
+        Self {
+            client,
+            name: name.into(),
+            create_with,
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// An SDK error as an actionable backend error: missing table, access
+    /// denied and throttling each say what to do.
+    pub fn err<E, R>(&self, action: &str, e: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let table = &self.name;
+        let message = match e.code() {
+            Some("ResourceNotFoundException") => format!(
+                "table \"{table}\" does not exist; create it with `sentinel init` (or {})",
+                self.create_with
+            ),
+            Some("AccessDeniedException") => format!(
+                "access denied for {action} on table \"{table}\": {}",
+                e.message().unwrap_or_default()
+            ),
+            Some("ProvisionedThroughputExceededException" | "ThrottlingException") => {
+                format!("DynamoDB is throttling {action} on \"{table}\"; retry shortly")
+            }
+            _ => format!("{action} on \"{table}\": {}", DisplayErrorContext(&e)),
+        };
+        Error::backend("dynamodb", message)
+    }
+
+    /// The item with key `id`, read consistently.
+    pub async fn get(&self, id: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("id", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem", e))?;
+        Ok(out.item().cloned())
+    }
+
+    /// One page from the GSI `index` (partition `key_attr` = `key_value`,
+    /// sort key `created_at`), newest first. `decode` turns an item into a
+    /// record, or `None` when it does not pass the other filters; DynamoDB
+    /// pages are followed until the page is full, so filtering never drops
+    /// a match.
+    pub async fn query_page<T, E>(
+        &self,
+        index: &str,
+        key_attr: &str,
+        key_value: &str,
+        after: Option<&Cursor>,
+        size: usize,
+        mut decode: impl FnMut(&Item) -> Result<Option<T>, E> + Send,
+    ) -> Result<(Vec<T>, Option<String>), E>
+    where
+        T: Listed + Send,
+        E: From<Error>,
+    {
+        let size = size.max(1);
+        let mut start: Option<Item> = after.map(|c| {
+            Item::from([
+                ("id".to_owned(), s(&c.id)),
+                ("created_at".to_owned(), s(sort_key(c.at))),
+                (key_attr.to_owned(), s(key_value)),
+            ])
+        });
+        let mut found = Vec::new();
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .index_name(index)
+                .key_condition_expression("#k = :v")
+                .expression_attribute_names("#k", key_attr)
+                .expression_attribute_values(":v", s(key_value))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| E::from(self.err("Query", e)))?;
+            for item in out.items() {
+                if let Some(v) = decode(item)? {
+                    found.push(v);
+                    if found.len() > size {
+                        let next = Cursor::after(&found[size - 1]).token();
+                        found.truncate(size);
+                        return Ok((found, Some(next)));
+                    }
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok((found, None))
+    }
+
+    /// Every item of the table, read consistently page by page.
+    pub async fn scan(&self) -> Result<Vec<Item>> {
+        let mut all = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.name)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.err("Scan", e))?;
+            all.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
+    /// One page of the whole table without a key filter: a consistent scan,
+    /// then order and page here (see [`paginate`]).
+    pub async fn scan_page<T, E>(
+        &self,
+        after: Option<&Cursor>,
+        size: usize,
+        mut decode: impl FnMut(&Item) -> Result<Option<T>, E>,
+    ) -> Result<(Vec<T>, Option<String>), E>
+    where
+        T: Listed,
+        E: From<Error>,
+    {
+        let mut all = Vec::new();
+        for item in self.scan().await? {
+            if let Some(v) = decode(&item)? {
+                all.push(v);
+            }
+        }
+        Ok(paginate(all, after, size))
+    }
+}
+
+/// A global secondary index of a store table.
+#[derive(Debug, Clone, Copy)]
+pub struct Gsi {
+    /// Index name (`gsi-user`, ...).
+    pub name: &'static str,
+    /// Partition key attribute (a string).
+    pub partition: &'static str,
+    /// Sort key attribute (a string), usually `created_at`.
+    pub sort: Option<&'static str>,
+}
+
+impl Gsi {
+    /// An index on `partition` sorted by `created_at`.
+    pub const fn by_created(name: &'static str, partition: &'static str) -> Self {
+        Self {
+            name,
+            partition,
+            sort: Some("created_at"),
+        }
+    }
+}
+
+/// Creates a store table: key `id` (S), the given GSIs (all attributes
+/// projected), on-demand billing and TTL on `ttl`. An existing table is an
+/// error.
+pub async fn create_table(client: &Client, table: &str, gsis: &[Gsi]) -> Result<()> {
+    let build = |e: aws_sdk_dynamodb::error::BuildError| Error::backend("dynamodb", e);
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
+    let mut req = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("id", KeyType::Hash)?);
+    let mut attrs = vec!["id"];
+    for g in gsis {
+        for a in std::iter::once(g.partition).chain(g.sort) {
+            if !attrs.contains(&a) {
+                attrs.push(a);
+            }
+        }
+        let mut index = GlobalSecondaryIndex::builder()
+            .index_name(g.name)
+            .key_schema(key(g.partition, KeyType::Hash)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            );
+        if let Some(sort) = g.sort {
+            index = index.key_schema(key(sort, KeyType::Range)?);
+        }
+        req = req.global_secondary_indexes(index.build().map_err(build)?);
+    }
+    for a in attrs {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(a)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        );
+    }
+    req.send().await.map_err(|e| {
+        Error::backend(
+            "dynamodb",
+            format!("creating table \"{table}\": {}", DisplayErrorContext(&e)),
+        )
+    })?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            Error::backend(
+                "dynamodb",
+                format!("enabling TTL on \"{table}\": {}", DisplayErrorContext(&e)),
+            )
+        })?;
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The error of the shared helpers; each store maps it onto its own error.
+
+use std::sync::Arc;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the shared helpers can report.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value that cannot be stored or a token that cannot be read.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+
+    /// The backend failed.
+    #[error("{backend}: {source}")]
+    Backend {
+        /// Which backend (`sqlite`, `dynamodb`, `random`).
+        backend: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+impl Error {
+    /// A backend error.
+    pub fn backend(
+        backend: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let source: Box<dyn std::error::Error + Send + Sync + 'static> = source.into();
+        Error::Backend {
+            backend,
+            source: Arc::from(source),
+        }
+    }
+
+    /// An invalid value.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod check;
+mod clock;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+mod error;
+mod page;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use check::{MAX_NAME_LEN, check_name, check_text, new_id};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use page::{Cursor, Listed, newest_first, page_size, paginate};

@@ -1,0 +1,179 @@
+//! Opening a store's SQLite file and running blocking work off the async
+//! runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// A SQLite file opened for a store: WAL, `synchronous=FULL`, a 10 s busy
+/// timeout, migrations applied. Clones share the connection.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+/// A rusqlite error as a backend error.
+pub fn db_err(e: rusqlite::Error) -> Error {
+    Error::backend("sqlite", e)
+}
+
+/// A timestamp as stored: microseconds since the Unix epoch.
+pub fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+/// A stored timestamp read back; out-of-range values are a conversion error.
+pub fn timestamp(v: i64) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_microsecond(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+impl Database {
+    /// Opens (creating with mode 0600, and its directory, if needed) the file
+    /// at `path` and applies `migrations` in order; `PRAGMA user_version`
+    /// counts those already applied. A file whose version is newer than
+    /// `migrations.len()` is refused, so an old binary never writes a newer
+    /// schema.
+    pub async fn open(path: impl Into<PathBuf>, migrations: &'static [&'static str]) -> Result<Self> {
+        let path = path.into();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_blocking(&p, migrations))
+            .await
+            .map_err(|e| Error::backend("sqlite", e))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on tokio's blocking pool.
+    pub async fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| E::from(Error::backend("sqlite", e)))?
+    }
+}
+
+fn open_blocking(path: &Path, migrations: &[&str]) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::backend("sqlite", format!("creating {}: {e}", dir.display())))?;
+    }
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::backend(
+                    "sqlite",
+                    format!("creating {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    let mut conn = Connection::open(path)
+        .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    migrate(&mut conn, path, migrations)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db_err)?;
+    let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(Error::backend(
+            "sqlite",
+            format!(
+                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade sentinel",
+                path.display()
+            ),
+        ));
+    }
+    for (i, sql) in migrations
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        tx.execute_batch(sql).map_err(db_err)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )
+        .map_err(db_err)?;
+    }
+    tx.commit().map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const V1: &[&str] = &["CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL) STRICT;"];
+    const V2: &[&str] = &[
+        "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL) STRICT;",
+        "ALTER TABLE t ADD COLUMN note TEXT;",
+    ];
+
+    #[tokio::test]
+    async fn migrates_forward_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.db");
+        let db = Database::open(&path, V1).await.unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        db.call(|c| c.execute("INSERT INTO t (id) VALUES ('a')", []).map_err(db_err))
+            .await
+            .unwrap();
+        drop(db);
+        let db = Database::open(&path, V2).await.unwrap();
+        let note: Option<String> = db
+            .call(|c| c.query_row("SELECT note FROM t WHERE id = 'a'", [], |r| r.get(0)).map_err(db_err))
+            .await
+            .unwrap();
+        assert_eq!(note, None);
+        drop(db);
+        let err = Database::open(&path, V1).await.unwrap_err().to_string();
+        assert!(err.contains("newer than this Sentinel knows"), "{err}");
+    }
+}
