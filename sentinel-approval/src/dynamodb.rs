@@ -2,23 +2,21 @@
 //! partition key `id` (S), TTL attribute `ttl`, on-demand billing, GSIs
 //! `gsi-requester`, `gsi-status`, `gsi-profile` (sort key `created_at`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use jiff::Timestamp;
+use sentinel_store::dynamodb::{
+    Fields, Gsi, Item, Table, create_table, is_condition_failed, n, s, sort_key,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccessRequest, PENDING_TTL, RequestPage, RequestQuery, RequestStatus, add, after_token,
-    best_approval, check_name, clean_comment, micro, order_key, page_token, parse_page_token,
+    AccessRequest, PENDING_TTL, RequestPage, RequestQuery, RequestStatus, add, best_approval,
+    check_name, clean_comment, micro,
 };
 use crate::store::{Action, Clock, RequestStore, SystemClock};
 
@@ -29,62 +27,22 @@ pub const DEFAULT_REQUEST_TABLE: &str = "sentinel-requests";
 /// them (expiry itself is always decided on read).
 const TTL_GRACE_SECS: i64 = 30 * 86_400;
 
-type Item = HashMap<String, AttributeValue>;
+/// The GSIs of the request table.
+const GSIS: &[Gsi] = &[
+    Gsi::by_created("gsi-requester", "requester"),
+    Gsi::by_created("gsi-status", "status"),
+    Gsi::by_created("gsi-profile", "profile"),
+];
+
+/// What a stored item is, in error messages.
+const RECORD: &str = "access request";
 
 /// Access requests in a DynamoDB table. Takes a built client; never loads
 /// AWS configuration itself.
 #[derive(Debug, Clone)]
 pub struct DynamoRequestStore {
-    client: Client,
-    table: String,
+    table: Table,
     clock: Arc<dyn Clock>,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-/// `created_at` as a sortable string: zero-padded microseconds.
-fn sort_key(t: Timestamp) -> String {
-    format!("{:020}", t.as_microsecond().max(0))
-}
-
-fn get_s(item: &Item, k: &str) -> Result<String> {
-    match item.get(k) {
-        Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(corrupt(k)),
-    }
-}
-
-fn get_opt_s(item: &Item, k: &str) -> Option<String> {
-    match item.get(k) {
-        Some(AttributeValue::S(v)) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-fn get_n(item: &Item, k: &str) -> Result<i64> {
-    match item.get(k) {
-        Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(k)),
-        _ => Err(corrupt(k)),
-    }
-}
-
-fn get_ts(item: &Item, k: &str) -> Result<Timestamp> {
-    Timestamp::from_microsecond(get_n(item, k)?).map_err(|_| corrupt(k))
-}
-
-fn corrupt(field: &str) -> Error {
-    Error::backend(
-        "dynamodb",
-        format!(
-            "a stored access request has a missing or malformed `{field}`; the table may not be a Sentinel request table"
-        ),
-    )
 }
 
 /// TTL (epoch seconds) for a record whose last relevant moment is `end`.
@@ -123,28 +81,22 @@ fn to_item(v: &AccessRequest) -> Item {
 }
 
 fn from_item(item: &Item) -> Result<AccessRequest> {
-    let status = get_s(item, "status")?;
-    let created: i64 = get_s(item, "created_at")?
-        .parse()
-        .map_err(|_| corrupt("created_at"))?;
+    let f = Fields::new(item, RECORD);
     Ok(AccessRequest {
-        id: get_s(item, "id")?,
-        requester: get_s(item, "requester")?,
-        profile: get_s(item, "profile")?,
-        justification: get_s(item, "justification")?,
+        id: f.s("id")?,
+        requester: f.s("requester")?,
+        profile: f.s("profile")?,
+        justification: f.s("justification")?,
         duration: Duration::from_secs(
-            u64::try_from(get_n(item, "duration_secs")?).map_err(|_| corrupt("duration_secs"))?,
+            u64::try_from(f.n("duration_secs")?).map_err(|_| f.corrupt("duration_secs"))?,
         ),
-        status: RequestStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        created_at: Timestamp::from_microsecond(created).map_err(|_| corrupt("created_at"))?,
-        updated_at: get_ts(item, "updated_at")?,
-        expires_at: get_ts(item, "expires_at")?,
-        approver: get_opt_s(item, "approver"),
-        approver_comment: get_opt_s(item, "approver_comment"),
-        approved_at: item
-            .contains_key("approved_at")
-            .then(|| get_ts(item, "approved_at"))
-            .transpose()?,
+        status: RequestStatus::parse(&f.s("status")?).ok_or_else(|| f.corrupt("status"))?,
+        created_at: f.sort_ts("created_at")?,
+        updated_at: f.ts("updated_at")?,
+        expires_at: f.ts("expires_at")?,
+        approver: f.opt_s("approver"),
+        approver_comment: f.opt_s("approver_comment"),
+        approved_at: f.opt_ts("approved_at")?,
     })
 }
 
@@ -157,69 +109,23 @@ impl DynamoRequestStore {
     /// Like [`new`](Self::new), reading time from `clock`.
     pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table, "create_request_table"),
             clock,
         }
     }
 
     /// The table name.
     pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    fn err<E, R>(&self, action: &str, e: SdkError<E, R>) -> Error
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
-    {
-        match e.code() {
-            Some("ResourceNotFoundException") => Error::backend(
-                "dynamodb",
-                format!(
-                    "table \"{}\" does not exist; create it with `sentinel init` (or create_request_table)",
-                    self.table
-                ),
-            ),
-            Some("AccessDeniedException") => Error::backend(
-                "dynamodb",
-                format!(
-                    "access denied for {action} on table \"{}\": {}",
-                    self.table,
-                    e.message().unwrap_or_default()
-                ),
-            ),
-            Some("ProvisionedThroughputExceededException" | "ThrottlingException") => {
-                Error::backend(
-                    "dynamodb",
-                    format!(
-                        "DynamoDB is throttling {action} on \"{}\"; retry shortly",
-                        self.table
-                    ),
-                )
-            }
-            _ => Error::backend(
-                "dynamodb",
-                format!(
-                    "{action} on \"{}\": {}",
-                    self.table,
-                    DisplayErrorContext(&e)
-                ),
-            ),
-        }
+        self.table.name()
     }
 
     async fn load(&self, id: &str) -> Result<Option<AccessRequest>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem", e))?;
-        out.item().map(from_item).transpose()
+        self.table
+            .get(id)
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
     }
 
     /// One conditional UpdateItem: only a pending, unexpired request moves.
@@ -261,9 +167,10 @@ impl DynamoRequestStore {
             values.push((":ttl", ttl(end)));
         }
         let mut req = self
-            .client
+            .table
+            .client()
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.table.name())
             .key("id", s(id))
             .update_expression(format!("SET {}", set.join(", ")))
             .condition_expression(
@@ -280,122 +187,47 @@ impl DynamoRequestStore {
             req = req.expression_attribute_values(k, v);
         }
         match req.send().await {
-            Ok(out) => out
-                .attributes()
-                .ok_or_else(|| corrupt("attributes"))
-                .and_then(from_item)
-                .map(|v| v.read_at(now)),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                match self.load(id).await? {
-                    None => Err(Error::NotFound { id: id.to_owned() }),
-                    Some(v) => Err(action.transition_error(&v.read_at(now))),
-                }
-            }
-            Err(e) => Err(self.err("UpdateItem", e)),
+            Ok(out) => match out.attributes() {
+                Some(item) => Ok(from_item(item)?.read_at(now)),
+                None => Err(sentinel_store::dynamodb::corrupt(RECORD, "attributes").into()),
+            },
+            Err(e) if is_condition_failed(&e) => match self.load(id).await? {
+                None => Err(Error::NotFound { id: id.to_owned() }),
+                Some(v) => Err(action.transition_error(&v.read_at(now))),
+            },
+            Err(e) => Err(self.table.err("UpdateItem", e).into()),
         }
     }
 
-    /// Queries one GSI newest first, collecting matches until a page is full.
-    async fn query_index(
+    /// One page of `query` as of `now`: from the GSI `(index, key
+    /// attribute, key value)` newest first, or without one from a scan
+    /// ordered here.
+    async fn list_page(
         &self,
-        index: &str,
-        key_attr: &str,
-        key_value: &str,
+        index: Option<(&str, &str, &str)>,
         query: &RequestQuery,
         now: Timestamp,
     ) -> Result<RequestPage> {
-        let size = query.page_size();
-        let mut start: Option<Item> = match query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?
-        {
-            Some((at, id)) => {
-                let mut k = Item::new();
-                k.insert("id".into(), s(id));
-                k.insert("created_at".into(), s(sort_key(at)));
-                k.insert(key_attr.into(), s(key_value));
-                Some(k)
-            }
-            None => None,
+        let after = query.cursor()?;
+        let decode = |item: &Item| {
+            let v = from_item(item)?.read_at(now);
+            Ok::<_, Error>(query.matches(&v).then_some(v))
         };
-        let mut requests = Vec::new();
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#k = :v")
-                .expression_attribute_names("#k", key_attr)
-                .expression_attribute_values(":v", s(key_value))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Query", e))?;
-            for item in out.items() {
-                let v = from_item(item)?.read_at(now);
-                if query.matches(&v) {
-                    requests.push(v);
-                    if requests.len() > size {
-                        let next = page_token(&requests[size - 1]);
-                        requests.truncate(size);
-                        return Ok(RequestPage {
-                            requests,
-                            next_page_token: Some(next),
-                        });
-                    }
-                }
+        let (requests, next_page_token) = match index {
+            Some((index, attr, value)) => {
+                let (size, after) = (query.page_size(), after.as_ref());
+                self.table
+                    .query_page(index, attr, value, after, size, decode)
+                    .await?
             }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
+            None => {
+                self.table
+                    .scan_page(after.as_ref(), query.page_size(), decode)
+                    .await?
             }
-        }
+        };
         Ok(RequestPage {
             requests,
-            next_page_token: None,
-        })
-    }
-
-    /// Without a key filter: scan everything, then order and page here.
-    async fn scan_all(&self, query: &RequestQuery, now: Timestamp) -> Result<RequestPage> {
-        let after = query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?;
-        let mut all = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Scan", e))?;
-            for item in out.items() {
-                let v = from_item(item)?.read_at(now);
-                if query.matches(&v) && after.as_ref().is_none_or(|pos| after_token(&v, pos)) {
-                    all.push(v);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        all.sort_by_key(order_key);
-        let size = query.page_size();
-        let next_page_token = (all.len() > size).then(|| page_token(&all[size - 1]));
-        all.truncate(size);
-        Ok(RequestPage {
-            requests: all,
             next_page_token,
         })
     }
@@ -406,20 +238,21 @@ impl RequestStore for DynamoRequestStore {
     async fn create(&self, request: &AccessRequest) -> Result<()> {
         check_name("id", &request.id)?;
         match self
-            .client
+            .table
+            .client()
             .put_item()
-            .table_name(&self.table)
+            .table_name(self.table.name())
             .set_item(Some(to_item(request)))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Err(Error::Conflict {
+            Err(e) if is_condition_failed(&e) => Err(Error::Conflict {
                 id: request.id.clone(),
                 what: "already exists".into(),
             }),
-            Err(e) => Err(self.err("PutItem", e)),
+            Err(e) => Err(self.table.err("PutItem", e).into()),
         }
     }
 
@@ -452,19 +285,14 @@ impl RequestStore for DynamoRequestStore {
     }
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
-        let now = self.clock.now();
-        if let Some(u) = &query.requester {
-            self.query_index("gsi-requester", "requester", u, query, now)
-                .await
+        let index = if let Some(u) = &query.requester {
+            Some(("gsi-requester", "requester", u.as_str()))
         } else if let Some(p) = &query.profile {
-            self.query_index("gsi-profile", "profile", p, query, now)
-                .await
-        } else if let Some(st) = query.status {
-            self.query_index("gsi-status", "status", st.stored(), query, now)
-                .await
+            Some(("gsi-profile", "profile", p.as_str()))
         } else {
-            self.scan_all(query, now).await
-        }
+            query.status.map(|st| ("gsi-status", "status", st.stored()))
+        };
+        self.list_page(index, query, self.clock.now()).await
     }
 
     async fn find_approved(
@@ -487,7 +315,7 @@ impl RequestStore for DynamoRequestStore {
         let mut candidates = Vec::new();
         loop {
             let page = self
-                .query_index("gsi-requester", "requester", user, &query, now)
+                .list_page(Some(("gsi-requester", "requester", user)), &query, now)
                 .await?;
             candidates.extend(page.requests.into_iter().filter(|r| r.is_usable(now)));
             match page.next_page_token {
@@ -505,71 +333,5 @@ impl RequestStore for DynamoRequestStore {
 /// Creates the request table with its GSIs, on-demand billing and TTL on
 /// `ttl` (what `sentinel init` runs). An existing table is an error.
 pub async fn create_request_table(client: &Client, table: &str) -> Result<()> {
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|e| Error::backend("dynamodb", e))
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(|e| Error::backend("dynamodb", e))
-    };
-    let gsi = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex> {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(pk, KeyType::Hash)?)
-            .key_schema(key(sk, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| Error::backend("dynamodb", e))
-    };
-    let mut req = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash)?);
-    for a in ["id", "requester", "status", "profile", "created_at"] {
-        req = req.attribute_definitions(attr(a)?);
-    }
-    for (name, pk) in [
-        ("gsi-requester", "requester"),
-        ("gsi-status", "status"),
-        ("gsi-profile", "profile"),
-    ] {
-        req = req.global_secondary_indexes(gsi(name, pk, "created_at")?);
-    }
-    req.send().await.map_err(|e| {
-        Error::backend(
-            "dynamodb",
-            format!("creating table \"{table}\": {}", DisplayErrorContext(&e)),
-        )
-    })?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()
-                .map_err(|e| Error::backend("dynamodb", e))?,
-        )
-        .send()
-        .await
-        .map_err(|e| {
-            Error::backend(
-                "dynamodb",
-                format!("enabling TTL on \"{table}\": {}", DisplayErrorContext(&e)),
-            )
-        })?;
-    Ok(())
+    Ok(create_table(client, table, GSIS).await?)
 }

@@ -82,22 +82,25 @@ pub enum Error {
 }
 
 impl Error {
-    #[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
-    pub(crate) fn backend(
-        backend: &'static str,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        let source: Box<dyn std::error::Error + Send + Sync + 'static> = source.into();
-        Error::Backend {
-            backend,
-            source: Arc::from(source),
-        }
-    }
-
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::Invalid {
             field,
             reason: reason.into(),
+        }
+    }
+}
+
+impl From<sentinel_store::Error> for Error {
+    fn from(e: sentinel_store::Error) -> Self {
+        match e {
+            sentinel_store::Error::Invalid { field, reason } => Error::Invalid { field, reason },
+            sentinel_store::Error::Backend { backend, source } => {
+                Error::Backend { backend, source }
+            }
+            other => Error::Backend {
+                backend: "store",
+                source: Arc::new(other),
+            },
         }
     }
 }

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
+use sentinel_store::paginate;
+
 use crate::model::{
-    AccessRequest, RequestPage, RequestQuery, RequestStatus, after_token, check_name,
-    clean_comment, micro, order_key, page_token, parse_page_token,
+    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_name, clean_comment, micro,
 };
 use crate::store::{Action, Clock, RequestStore, SystemClock};
 
@@ -127,24 +128,16 @@ impl RequestStore for MemoryRequestStore {
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
         let now = self.clock.now();
-        let after = query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?;
-        let mut matching: Vec<AccessRequest> = self
+        let after = query.cursor()?;
+        let matching: Vec<AccessRequest> = self
             .read()
             .values()
             .map(|r| r.clone().read_at(now))
             .filter(|r| query.matches(r))
-            .filter(|r| after.as_ref().is_none_or(|pos| after_token(r, pos)))
             .collect();
-        matching.sort_by_key(order_key);
-        let size = query.page_size();
-        let next_page_token = (matching.len() > size).then(|| page_token(&matching[size - 1]));
-        matching.truncate(size);
+        let (requests, next_page_token) = paginate(matching, after.as_ref(), query.page_size());
         Ok(RequestPage {
-            requests: matching,
+            requests,
             next_page_token,
         })
     }

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Longest requester, approver, profile or id accepted.
-pub const MAX_NAME_LEN: usize = 256;
+pub use sentinel_store::MAX_NAME_LEN;
+pub(crate) use sentinel_store::check_name;
+use sentinel_store::{Cursor, Listed};
+
 /// Shortest justification (characters, after trimming).
 pub const MIN_JUSTIFICATION_LEN: usize = 10;
 /// Longest justification (characters, after trimming).
@@ -252,6 +254,16 @@ impl AccessRequest {
     }
 }
 
+impl Listed for AccessRequest {
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Which requests to list. Filters combine with AND; results are newest
 /// first (by `created_at`, then id), `limit` per page (default 100, at most 1000).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -311,7 +323,12 @@ impl RequestQuery {
     }
 
     pub(crate) fn page_size(&self) -> usize {
-        self.limit.unwrap_or(100).clamp(1, 1000)
+        sentinel_store::page_size(self.limit)
+    }
+
+    /// The position after which this page starts.
+    pub(crate) fn cursor(&self) -> Result<Option<Cursor>> {
+        Ok(Cursor::parse_opt(self.page_token.as_deref())?)
     }
 
     /// Whether `r` (as of the read) passes the filters.
@@ -332,35 +349,6 @@ pub struct RequestPage {
     pub next_page_token: Option<String>,
 }
 
-/// Sort key of listings: newest first.
-pub(crate) fn order_key(
-    r: &AccessRequest,
-) -> (std::cmp::Reverse<Timestamp>, std::cmp::Reverse<String>) {
-    (
-        std::cmp::Reverse(r.created_at),
-        std::cmp::Reverse(r.id.clone()),
-    )
-}
-
-/// Page token: `<created_at microseconds>.<id>` of the last item.
-pub(crate) fn page_token(r: &AccessRequest) -> String {
-    format!("{}.{}", r.created_at.as_microsecond(), r.id)
-}
-
-pub(crate) fn parse_page_token(token: &str) -> Result<(Timestamp, String)> {
-    let bad = || Error::invalid("page_token", "not a token from a previous page");
-    let (micros, id) = token.split_once('.').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = Timestamp::from_microsecond(micros).map_err(|_| bad())?;
-    check_name("page_token", id).map_err(|_| bad())?;
-    Ok((at, id.to_owned()))
-}
-
-/// Whether `r` comes after the page token position in listing order.
-pub(crate) fn after_token(r: &AccessRequest, pos: &(Timestamp, String)) -> bool {
-    (r.created_at, r.id.as_str()) < (pos.0, pos.1.as_str())
-}
-
 /// Of several usable approvals, the one whose window ends last (then the
 /// highest id): every backend picks the same.
 pub(crate) fn best_approval(
@@ -371,22 +359,6 @@ pub(crate) fn best_approval(
         .into_iter()
         .filter(|r| r.is_usable(now))
         .max_by_key(|r| (r.access_window().map(|w| w.1), r.id.clone()))
-}
-
-pub(crate) fn check_name(field: &'static str, v: &str) -> Result<()> {
-    if v.trim().is_empty() {
-        return Err(Error::invalid(field, "is empty"));
-    }
-    if v.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(
-            field,
-            format!("is {} bytes; at most {MAX_NAME_LEN}", v.len()),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "contains control characters"));
-    }
-    Ok(())
 }
 
 /// A username: a name that also has a non-empty [`normalize_username`] key.
@@ -424,12 +396,7 @@ pub(crate) fn clean_comment(comment: Option<&str>) -> Option<String> {
 
 /// A fresh random request id: 128 bits as 32 lowercase hex characters.
 pub fn new_id() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Backend {
-        backend: "random",
-        source: std::sync::Arc::new(std::io::Error::other(e.to_string())),
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(sentinel_store::new_id()?)
 }
 
 #[cfg(test)]

@@ -1,17 +1,18 @@
 //! The embedded SQLite backend.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
+use sentinel_store::sqlite::{Database, db_err, micros, timestamp};
+use sentinel_store::{Cursor, paginate};
 
 use crate::error::{Error, Result};
 use crate::model::{
     AccessRequest, RequestPage, RequestQuery, RequestStatus, check_name, clean_comment, micro,
-    page_token, parse_page_token,
 };
 use crate::store::{Action, Clock, RequestStore, SystemClock};
 
@@ -49,23 +50,8 @@ const COLUMNS: &str = "id, requester, profile, justification, duration_secs, sta
 /// share the file; every change is a single conditional statement.
 #[derive(Debug, Clone)]
 pub struct SqliteRequestStore {
-    conn: Arc<Mutex<Connection>>,
-    path: PathBuf,
+    db: Database,
     clock: Arc<dyn Clock>,
-}
-
-fn db_err(e: rusqlite::Error) -> Error {
-    Error::backend("sqlite", e)
-}
-
-fn micros(t: Timestamp) -> i64 {
-    t.as_microsecond()
-}
-
-fn ts(v: i64) -> rusqlite::Result<Timestamp> {
-    Timestamp::from_microsecond(v).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
-    })
 }
 
 fn row_to_request(row: &Row<'_>) -> rusqlite::Result<AccessRequest> {
@@ -86,12 +72,12 @@ fn row_to_request(row: &Row<'_>) -> rusqlite::Result<AccessRequest> {
         justification: row.get(3)?,
         duration: Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
         status,
-        created_at: ts(row.get(6)?)?,
-        updated_at: ts(row.get(7)?)?,
-        expires_at: ts(row.get(8)?)?,
+        created_at: timestamp(row.get(6)?)?,
+        updated_at: timestamp(row.get(7)?)?,
+        expires_at: timestamp(row.get(8)?)?,
         approver: row.get(9)?,
         approver_comment: row.get(10)?,
-        approved_at: approved_at.map(ts).transpose()?,
+        approved_at: approved_at.map(timestamp).transpose()?,
     })
 }
 
@@ -104,39 +90,24 @@ impl SqliteRequestStore {
 
     /// Like [`open`](Self::open), reading time from `clock`.
     pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let path = path.into();
-        let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_blocking(&p))
-            .await
-            .map_err(|e| Error::backend("sqlite", e))??;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path,
-            clock,
-        })
+        let db = Database::open(path, MIGRATIONS).await?;
+        Ok(Self { db, clock })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection and the current time (whole
+    /// microseconds) on the blocking pool.
     async fn with<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, Timestamp) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
         let now = micro(self.clock.now());
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut guard, now)
-        })
-        .await
-        .map_err(|e| Error::backend("sqlite", e))?
+        self.db.call(move |conn| f(conn, now)).await
     }
 
     async fn change(
@@ -181,80 +152,15 @@ impl SqliteRequestStore {
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::backend("sqlite", format!("creating {}: {e}", dir.display())))?;
-    }
-    if !path.exists() {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(Error::backend(
-                    "sqlite",
-                    format!("creating {}: {e}", path.display()),
-                ));
-            }
-        }
-    }
-    let mut conn = Connection::open(path)
-        .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(db_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(db_err)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(db_err)?;
-    migrate(&mut conn, path)?;
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db_err)?;
-    let version: i64 = tx
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(db_err)?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if version > known {
-        return Err(Error::backend(
-            "sqlite",
-            format!(
-                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade sentinel",
-                path.display()
-            ),
-        ));
-    }
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(version).unwrap_or(0))
-    {
-        tx.execute_batch(sql).map_err(db_err)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(i + 1).unwrap_or(i64::MAX),
-        )
-        .map_err(db_err)?;
-    }
-    tx.commit().map_err(db_err)
-}
-
 fn load(conn: &Connection, id: &str) -> Result<Option<AccessRequest>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"),
-        [id],
-        row_to_request,
-    )
-    .optional()
-    .map_err(db_err)
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"),
+            [id],
+            row_to_request,
+        )
+        .optional()
+        .map_err(db_err)?)
 }
 
 #[async_trait]
@@ -323,11 +229,7 @@ impl RequestStore for SqliteRequestStore {
     }
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
-        let after = query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?;
+        let after = query.cursor()?;
         let query = query.clone();
         self.with(move |conn, now| {
             let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
@@ -360,7 +262,7 @@ impl RequestStore for SqliteRequestStore {
                 Some(s) => bind(&mut sql, " AND status = ?", Value::Text(s.stored().into())),
                 None => {}
             }
-            if let Some((at, id)) = &after {
+            if let Some(Cursor { at, id }) = &after {
                 bind(
                     &mut sql,
                     " AND (created_at < ?",
@@ -376,13 +278,13 @@ impl RequestStore for SqliteRequestStore {
                 Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)),
             );
             let mut stmt = conn.prepare(&sql).map_err(db_err)?;
-            let mut requests = stmt
+            let rows = stmt
                 .query_map(params_from_iter(args.iter()), row_to_request)
                 .map_err(db_err)?
-                .map(|r| r.map(|r| r.read_at(now)).map_err(db_err))
-                .collect::<Result<Vec<_>>>()?;
-            let next_page_token = (requests.len() > size).then(|| page_token(&requests[size - 1]));
-            requests.truncate(size);
+                .map(|r| r.map(|v| v.read_at(now)))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            let (requests, next_page_token) = paginate(rows, None, size);
             Ok(RequestPage {
                 requests,
                 next_page_token,
@@ -400,18 +302,19 @@ impl RequestStore for SqliteRequestStore {
         let (user, profile) = (user.to_owned(), profile.to_owned());
         let at = micros(now);
         self.with(move |conn, _| {
-            conn.query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM requests \
-                     WHERE requester = ?1 AND profile = ?2 AND status = 'approved' \
-                     AND approved_at <= ?3 AND approved_at + duration_secs * 1000000 > ?3 \
-                     ORDER BY approved_at + duration_secs * 1000000 DESC, id DESC LIMIT 1"
-                ),
-                params![user, profile, at],
-                row_to_request,
-            )
-            .optional()
-            .map_err(db_err)
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM requests \
+                         WHERE requester = ?1 AND profile = ?2 AND status = 'approved' \
+                         AND approved_at <= ?3 AND approved_at + duration_secs * 1000000 > ?3 \
+                         ORDER BY approved_at + duration_secs * 1000000 DESC, id DESC LIMIT 1"
+                    ),
+                    params![user, profile, at],
+                    row_to_request,
+                )
+                .optional()
+                .map_err(db_err)?)
         })
         .await
     }

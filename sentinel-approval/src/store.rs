@@ -1,64 +1,17 @@
 //! The [`RequestStore`] trait and the clock stores read time from.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+
+pub use sentinel_store::{Clock, ManualClock, SystemClock};
 
 use crate::error::{Error, Result};
 use crate::model::{
     AccessRequest, RequestPage, RequestQuery, RequestStatus, check_comment, check_user, same_user,
 };
-
-/// Where stores get the time from; tests substitute a [`ManualClock`].
-pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// The current time.
-    fn now(&self) -> Timestamp;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-}
-
-/// A clock that moves only when told to. Clones share the time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<Timestamp>>);
-
-impl ManualClock {
-    /// A clock standing at `at`.
-    pub fn new(at: Timestamp) -> Self {
-        Self(Arc::new(Mutex::new(at)))
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: std::time::Duration) {
-        let mut t = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Ok(span) = jiff::SignedDuration::try_from(by)
-            && let Ok(next) = t.checked_add(span)
-        {
-            *t = next;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// Storage for access requests.
 ///

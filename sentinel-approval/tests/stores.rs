@@ -12,9 +12,7 @@ use sentinel_approval::{
     create_request_table,
 };
 
-fn clock() -> ManualClock {
-    ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap())
-}
+use sentinel_testkit::test_clock as clock;
 
 async fn sqlite(clock: &ManualClock) -> (tempfile::TempDir, Arc<dyn RequestStore>) {
     let dir = tempfile::tempdir().unwrap();
@@ -29,10 +27,7 @@ async fn sqlite(clock: &ManualClock) -> (tempfile::TempDir, Arc<dyn RequestStore
 
 /// A fresh table in the emulator, or `None` (skip) without one.
 async fn dynamodb(clock: &ManualClock) -> Option<Arc<dyn RequestStore>> {
-    let endpoint = sentinel_testkit::aws_endpoint()?;
-    let config = sentinel_testkit::sdk_config(&endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = sentinel_testkit::unique_name("requests");
+    let (client, table) = sentinel_testkit::dynamodb_table("requests").await?;
     create_request_table(&client, &table).await.unwrap();
     // scripts/test runs the emulator with requests applied one at a time
     // (scripts/moto_server_serial.py), so the race checks below test the
@@ -48,52 +43,18 @@ fn memory(clock: &ManualClock) -> Arc<dyn RequestStore> {
     Arc::new(MemoryRequestStore::with_clock(Arc::new(clock.clone())))
 }
 
-macro_rules! conformance {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn memory() {
-                let clock = clock();
-                let store = super::memory(&clock);
-                conformance!(@run $name, store, clock);
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let clock = clock();
-                let (_dir, store) = super::sqlite(&clock).await;
-                conformance!(@run $name, store, clock);
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn dynamodb() {
-                let clock = clock();
-                let Some(store) = super::dynamodb(&clock).await else { return };
-                conformance!(@run $name, store, clock);
-            }
-        }
-    };
-    (@run racing_approvals, $store:ident, $clock:ident) => {
-        c::racing_approvals($store, &$clock).await
-    };
-    (@run approve_racing_cancel, $store:ident, $clock:ident) => {
-        c::approve_racing_cancel($store, &$clock).await
-    };
-    (@run $name:ident, $store:ident, $clock:ident) => {
-        c::$name(&*$store, &$clock).await
-    };
+sentinel_testkit::store_conformance! {
+    suite: c,
+    by_ref: [
+        create_get_conflict,
+        transitions,
+        self_approval_refused,
+        expiry_on_read,
+        window_starts_at_approval,
+        list_filters_and_pages,
+    ],
+    shared: [racing_approvals, approve_racing_cancel],
 }
-
-conformance!(create_get_conflict);
-conformance!(transitions);
-conformance!(self_approval_refused);
-conformance!(expiry_on_read);
-conformance!(window_starts_at_approval);
-conformance!(list_filters_and_pages);
-conformance!(racing_approvals);
-conformance!(approve_racing_cancel);
 
 #[tokio::test]
 async fn sqlite_data_survives_reopen_and_file_is_private() {

@@ -3,22 +3,21 @@
 //! `gsi-user`, `gsi-status`, `gsi-profile`, `gsi-server-instance` (sort key
 //! `created_at`) and `gsi-source-identity`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::Timestamp;
+use sentinel_store::dynamodb::{
+    Fields, Gsi, Item, Table, create_table, is_condition_failed, n, s, sort_key,
+};
+use sentinel_store::newest_first;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, after_token,
-    check_name, check_reason, order_key, page_token, parse_page_token,
+    ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
+    check_reason,
 };
 use crate::store::{Clock, SessionStore, SystemClock};
 
@@ -31,62 +30,29 @@ const TTL_GRACE_SECS: i64 = 30 * 86_400;
 
 const REVOCATIONS_PREFIX: &str = "userrev#";
 
-type Item = HashMap<String, AttributeValue>;
+/// The GSIs of the session table.
+const GSIS: &[Gsi] = &[
+    Gsi::by_created("gsi-user", "user"),
+    Gsi::by_created("gsi-status", "status"),
+    Gsi::by_created("gsi-profile", "profile"),
+    Gsi::by_created("gsi-server-instance", "server_instance_id"),
+    Gsi {
+        name: "gsi-source-identity",
+        partition: "source_identity",
+        sort: None,
+    },
+];
 
 /// Sessions in a DynamoDB table. Takes a built client; never loads AWS
 /// configuration itself.
 #[derive(Debug, Clone)]
 pub struct DynamoSessionStore {
-    client: Client,
-    table: String,
+    table: Table,
     clock: Arc<dyn Clock>,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-/// `created_at` as a sortable string: zero-padded microseconds.
-fn sort_key(t: Timestamp) -> String {
-    format!("{:020}", t.as_microsecond().max(0))
-}
-
-fn get_s(item: &Item, k: &str) -> Result<String> {
-    match item.get(k) {
-        Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(corrupt(k)),
-    }
-}
-
-fn get_opt_s(item: &Item, k: &str) -> Option<String> {
-    match item.get(k) {
-        Some(AttributeValue::S(v)) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-fn get_n(item: &Item, k: &str) -> Result<i64> {
-    match item.get(k) {
-        Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(k)),
-        _ => Err(corrupt(k)),
-    }
-}
-
-fn get_ts(item: &Item, k: &str) -> Result<Timestamp> {
-    Timestamp::from_microsecond(get_n(item, k)?).map_err(|_| corrupt(k))
-}
-
-fn corrupt(field: &str) -> Error {
-    Error::backend(
-        "dynamodb",
-        format!(
-            "a stored session has a missing or malformed `{field}`; the table may not be a Sentinel session table"
-        ),
-    )
+fn fields(item: &Item) -> Fields<'_> {
+    Fields::new(item, "session")
 }
 
 fn to_item(v: &ServerSession) -> Item {
@@ -131,26 +97,31 @@ fn to_item(v: &ServerSession) -> Item {
 }
 
 fn from_item(item: &Item) -> Result<ServerSession> {
-    let status = get_s(item, "status")?;
-    let created: i64 = get_s(item, "created_at")?
-        .parse()
-        .map_err(|_| corrupt("created_at"))?;
+    let f = fields(item);
     Ok(ServerSession {
-        id: get_s(item, "id")?,
-        user: get_s(item, "user")?,
-        profile: get_s(item, "profile")?,
-        server_instance_id: get_s(item, "server_instance_id")?,
-        status: SessionStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        started_at: get_ts(item, "started_at")?,
-        last_access_at: get_ts(item, "last_access_at")?,
-        expires_at: get_ts(item, "expires_at")?,
-        request_count: u64::try_from(get_n(item, "request_count")?).unwrap_or(0),
-        source_identity: get_opt_s(item, "source_identity"),
-        created_at: Timestamp::from_microsecond(created).map_err(|_| corrupt("created_at"))?,
-        updated_at: get_ts(item, "updated_at")?,
-        revoked_by: get_opt_s(item, "revoked_by"),
-        revoked_reason: get_opt_s(item, "revoked_reason"),
+        id: f.s("id")?,
+        user: f.s("user")?,
+        profile: f.s("profile")?,
+        server_instance_id: f.s("server_instance_id")?,
+        status: SessionStatus::parse(&f.s("status")?).ok_or_else(|| f.corrupt("status"))?,
+        started_at: f.ts("started_at")?,
+        last_access_at: f.ts("last_access_at")?,
+        expires_at: f.ts("expires_at")?,
+        request_count: u64::try_from(f.n("request_count")?).unwrap_or(0),
+        source_identity: f.opt_s("source_identity"),
+        created_at: f.sort_ts("created_at")?,
+        updated_at: f.ts("updated_at")?,
+        revoked_by: f.opt_s("revoked_by"),
+        revoked_reason: f.opt_s("revoked_reason"),
     })
+}
+
+/// A listed item: `None` for the revocation items that share the table.
+fn session_item(item: &Item) -> Result<Option<ServerSession>> {
+    match item.get("id") {
+        Some(AttributeValue::S(id)) if id.starts_with(REVOCATIONS_PREFIX) => Ok(None),
+        _ => from_item(item).map(Some),
+    }
 }
 
 fn revocation_to_av(r: &UserRevocation) -> AttributeValue {
@@ -171,18 +142,16 @@ fn revocations_from_item(user: &str, item: &Item) -> Result<Vec<UserRevocation>>
     let mut out = Vec::new();
     for (key, v) in map {
         let AttributeValue::M(m) = v else {
-            return Err(corrupt("revocations"));
+            return Err(fields(item).corrupt("revocations").into());
         };
+        let f = fields(m);
         out.push(UserRevocation {
             user: user.to_owned(),
             profile: (key != "*").then(|| key.clone()),
-            revoked_by: get_s(m, "revoked_by")?,
-            reason: get_s(m, "reason")?,
-            created_at: get_ts(m, "created_at")?,
-            expires_at: m
-                .contains_key("expires_at")
-                .then(|| get_ts(m, "expires_at"))
-                .transpose()?,
+            revoked_by: f.s("revoked_by")?,
+            reason: f.s("reason")?,
+            created_at: f.ts("created_at")?,
+            expires_at: f.opt_ts("expires_at")?,
         });
     }
     out.sort_by(|a, b| a.profile.cmp(&b.profile));
@@ -198,69 +167,23 @@ impl DynamoSessionStore {
     /// Like [`new`](Self::new), reading time from `clock`.
     pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table, "create_session_table"),
             clock,
         }
     }
 
     /// The table name.
     pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    fn err<E, R>(&self, action: &str, e: SdkError<E, R>) -> Error
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
-    {
-        match e.code() {
-            Some("ResourceNotFoundException") => Error::backend(
-                "dynamodb",
-                format!(
-                    "table \"{}\" does not exist; create it with `sentinel init` (or create_session_table)",
-                    self.table
-                ),
-            ),
-            Some("AccessDeniedException") => Error::backend(
-                "dynamodb",
-                format!(
-                    "access denied for {action} on table \"{}\": {}",
-                    self.table,
-                    e.message().unwrap_or_default()
-                ),
-            ),
-            Some("ProvisionedThroughputExceededException" | "ThrottlingException") => {
-                Error::backend(
-                    "dynamodb",
-                    format!(
-                        "DynamoDB is throttling {action} on \"{}\"; retry shortly",
-                        self.table
-                    ),
-                )
-            }
-            _ => Error::backend(
-                "dynamodb",
-                format!(
-                    "{action} on \"{}\": {}",
-                    self.table,
-                    DisplayErrorContext(&e)
-                ),
-            ),
-        }
+        self.table.name()
     }
 
     async fn load(&self, id: &str) -> Result<Option<ServerSession>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem", e))?;
-        out.item().map(from_item).transpose()
+        self.table
+            .get(id)
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
     }
 
     async fn classify(&self, id: &str, now: Timestamp, action: &'static str) -> Error {
@@ -288,9 +211,10 @@ impl DynamoSessionStore {
     ) -> Result<ServerSession> {
         let now = self.clock.now();
         let mut req = self
-            .client
+            .table
+            .client()
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.table.name())
             .key("id", s(id))
             .update_expression(set)
             .condition_expression(
@@ -304,138 +228,55 @@ impl DynamoSessionStore {
             req = req.expression_attribute_values(k, v);
         }
         match req.send().await {
-            Ok(out) => out
-                .attributes()
-                .ok_or_else(|| corrupt("attributes"))
-                .and_then(from_item)
-                .map(|v| v.read_at(now)),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                Err(self.classify(id, now, action).await)
-            }
-            Err(e) => Err(self.err("UpdateItem", e)),
+            Ok(out) => match out.attributes() {
+                Some(item) => Ok(from_item(item)?.read_at(now)),
+                None => Err(sentinel_store::dynamodb::corrupt("session", "attributes").into()),
+            },
+            Err(e) if is_condition_failed(&e) => Err(self.classify(id, now, action).await),
+            Err(e) => Err(self.table.err("UpdateItem", e).into()),
         }
     }
 
-    /// Queries one GSI newest first, collecting matches until a page is full.
-    async fn query_index(
+    /// One page of `query`: from the GSI `(index, key attribute, key
+    /// value)` newest first, or without one from a scan ordered here.
+    async fn list_page(
         &self,
-        index: &str,
-        key_attr: &str,
-        key_value: &str,
+        index: Option<(&str, &str, &str)>,
         query: &SessionQuery,
-        now: Timestamp,
     ) -> Result<SessionPage> {
-        let size = query.page_size();
-        let mut start: Option<Item> = match query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?
-        {
-            Some((at, id)) => {
-                let mut k = Item::new();
-                k.insert("id".into(), s(id));
-                k.insert("created_at".into(), s(sort_key(at)));
-                k.insert(key_attr.into(), s(key_value));
-                Some(k)
-            }
-            None => None,
+        let now = self.clock.now();
+        let after = query.cursor()?;
+        let decode = |item: &Item| {
+            Ok::<_, Error>(
+                session_item(item)?
+                    .map(|v| v.read_at(now))
+                    .filter(|v| query.matches(v)),
+            )
         };
-        let mut sessions = Vec::new();
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#k = :v")
-                .expression_attribute_names("#k", key_attr)
-                .expression_attribute_values(":v", s(key_value))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Query", e))?;
-            for item in out.items() {
-                let v = from_item(item)?.read_at(now);
-                if query.matches(&v) {
-                    sessions.push(v);
-                    if sessions.len() > size {
-                        let next = page_token(&sessions[size - 1]);
-                        sessions.truncate(size);
-                        return Ok(SessionPage {
-                            sessions,
-                            next_page_token: Some(next),
-                        });
-                    }
-                }
+        let (sessions, next_page_token) = match index {
+            Some((index, attr, value)) => {
+                let (size, after) = (query.page_size(), after.as_ref());
+                self.table
+                    .query_page(index, attr, value, after, size, decode)
+                    .await?
             }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
+            None => {
+                self.table
+                    .scan_page(after.as_ref(), query.page_size(), decode)
+                    .await?
             }
-        }
+        };
         Ok(SessionPage {
             sessions,
-            next_page_token: None,
-        })
-    }
-
-    /// Without a key filter: scan everything, then order and page here.
-    async fn scan_all(&self, query: &SessionQuery, now: Timestamp) -> Result<SessionPage> {
-        let after = query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?;
-        let mut all = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Scan", e))?;
-            for item in out.items() {
-                if matches!(item.get("id"), Some(AttributeValue::S(id)) if id.starts_with(REVOCATIONS_PREFIX))
-                {
-                    continue;
-                }
-                let v = from_item(item)?.read_at(now);
-                if query.matches(&v) && after.as_ref().is_none_or(|pos| after_token(&v, pos)) {
-                    all.push(v);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        all.sort_by_key(order_key);
-        let size = query.page_size();
-        let next_page_token = (all.len() > size).then(|| page_token(&all[size - 1]));
-        all.truncate(size);
-        Ok(SessionPage {
-            sessions: all,
             next_page_token,
         })
     }
 
     async fn revocations_item(&self, user: &str) -> Result<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(format!("{REVOCATIONS_PREFIX}{user}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem", e))?;
-        Ok(out.item().cloned())
+        Ok(self
+            .table
+            .get(&format!("{REVOCATIONS_PREFIX}{user}"))
+            .await?)
     }
 
     /// Read-modify-write of a user's revocation map with a version check.
@@ -446,7 +287,10 @@ impl DynamoSessionStore {
     ) -> Result<()> {
         for _ in 0..8 {
             let current = self.revocations_item(user).await?;
-            let version = current.as_ref().map(|i| get_n(i, "version")).transpose()?;
+            let version = current
+                .as_ref()
+                .map(|i| fields(i).n("version"))
+                .transpose()?;
             let mut map = match current.as_ref().and_then(|i| i.get("revocations")) {
                 Some(AttributeValue::M(m)) => m.clone(),
                 _ => Item::new(),
@@ -460,9 +304,10 @@ impl DynamoSessionStore {
             item.insert("revocations".into(), AttributeValue::M(map));
             item.insert("version".into(), n(version.unwrap_or(0) + 1));
             let mut req = self
-                .client
+                .table
+                .client()
                 .put_item()
-                .table_name(&self.table)
+                .table_name(self.table.name())
                 .set_item(Some(item));
             req = match version {
                 Some(v) => req
@@ -472,8 +317,8 @@ impl DynamoSessionStore {
             };
             match req.send().await {
                 Ok(_) => return Ok(()),
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => continue,
-                Err(e) => return Err(self.err("PutItem", e)),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(self.table.err("PutItem", e).into()),
             }
         }
         Err(Error::Conflict {
@@ -491,20 +336,21 @@ impl SessionStore for DynamoSessionStore {
             return Err(Error::invalid("id", "uses a reserved prefix"));
         }
         match self
-            .client
+            .table
+            .client()
             .put_item()
-            .table_name(&self.table)
+            .table_name(self.table.name())
             .set_item(Some(to_item(session)))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Err(Error::Conflict {
+            Err(e) if is_condition_failed(&e) => Err(Error::Conflict {
                 id: session.id.clone(),
                 what: "already exists".into(),
             }),
-            Err(e) => Err(self.err("PutItem", e)),
+            Err(e) => Err(self.table.err("PutItem", e).into()),
         }
     }
 
@@ -555,25 +401,22 @@ impl SessionStore for DynamoSessionStore {
     }
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let now = self.clock.now();
-        if let Some(u) = &query.user {
-            self.query_index("gsi-user", "user", u, query, now).await
+        let stored_status = |st| match st {
+            SessionStatus::Revoked => "revoked",
+            _ => "active",
+        };
+        let index = if let Some(u) = &query.user {
+            Some(("gsi-user", "user", u.as_str()))
         } else if let Some(i) = &query.server_instance_id {
-            self.query_index("gsi-server-instance", "server_instance_id", i, query, now)
-                .await
+            Some(("gsi-server-instance", "server_instance_id", i.as_str()))
         } else if let Some(p) = &query.profile {
-            self.query_index("gsi-profile", "profile", p, query, now)
-                .await
-        } else if let Some(st) = query.status {
-            let stored = match st {
-                SessionStatus::Revoked => "revoked",
-                _ => "active",
-            };
-            self.query_index("gsi-status", "status", stored, query, now)
-                .await
+            Some(("gsi-profile", "profile", p.as_str()))
         } else {
-            self.scan_all(query, now).await
-        }
+            query
+                .status
+                .map(|st| ("gsi-status", "status", stored_status(st)))
+        };
+        self.list_page(index, query).await
     }
 
     async fn find_by_source_identity(
@@ -584,31 +427,19 @@ impl SessionStore for DynamoSessionStore {
             return Ok(None);
         }
         let now = self.clock.now();
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi-source-identity")
-                .key_condition_expression("source_identity = :si")
-                .expression_attribute_values(":si", s(source_identity))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Query", e))?;
-            for item in out.items() {
-                found.push(from_item(item)?);
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
+        let (found, _) = self
+            .table
+            .query_page(
+                "gsi-source-identity",
+                "source_identity",
+                source_identity,
+                None,
+                usize::MAX,
+                |item| from_item(item).map(Some),
+            )
+            .await?;
         // The GSI is eventually consistent: confirm with a consistent read.
-        found.sort_by_key(order_key);
-        match found.into_iter().next() {
+        match found.iter().min_by_key(|v| newest_first(*v)) {
             Some(v) => Ok(self.load(&v.id).await?.map(|v| v.read_at(now))),
             None => Ok(None),
         }
@@ -658,86 +489,5 @@ impl SessionStore for DynamoSessionStore {
 /// Creates the session table with its GSIs, on-demand billing and TTL on
 /// `ttl` (what `sentinel init` runs). An existing table is an error.
 pub async fn create_session_table(client: &Client, table: &str) -> Result<()> {
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|e| Error::backend("dynamodb", e))
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(|e| Error::backend("dynamodb", e))
-    };
-    let gsi = |name: &str, pk: &str, sk: Option<&str>| -> Result<GlobalSecondaryIndex> {
-        let mut b = GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(pk, KeyType::Hash)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            );
-        if let Some(sk) = sk {
-            b = b.key_schema(key(sk, KeyType::Range)?);
-        }
-        b.build().map_err(|e| Error::backend("dynamodb", e))
-    };
-    let mut req = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash)?);
-    for a in [
-        "id",
-        "user",
-        "status",
-        "profile",
-        "server_instance_id",
-        "created_at",
-        "source_identity",
-    ] {
-        req = req.attribute_definitions(attr(a)?);
-    }
-    for (name, pk, sk) in [
-        ("gsi-user", "user", Some("created_at")),
-        ("gsi-status", "status", Some("created_at")),
-        ("gsi-profile", "profile", Some("created_at")),
-        (
-            "gsi-server-instance",
-            "server_instance_id",
-            Some("created_at"),
-        ),
-        ("gsi-source-identity", "source_identity", None),
-    ] {
-        req = req.global_secondary_indexes(gsi(name, pk, sk)?);
-    }
-    req.send().await.map_err(|e| {
-        Error::backend(
-            "dynamodb",
-            format!("creating table \"{table}\": {}", DisplayErrorContext(&e)),
-        )
-    })?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()
-                .map_err(|e| Error::backend("dynamodb", e))?,
-        )
-        .send()
-        .await
-        .map_err(|e| {
-            Error::backend(
-                "dynamodb",
-                format!("enabling TTL on \"{table}\": {}", DisplayErrorContext(&e)),
-            )
-        })?;
-    Ok(())
+    Ok(create_table(client, table, GSIS).await?)
 }

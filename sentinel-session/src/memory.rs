@@ -6,9 +6,11 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
+use sentinel_store::{newest_first, paginate};
+
 use crate::model::{
-    ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, after_token,
-    check_name, check_reason, order_key, page_token, parse_page_token,
+    ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
+    check_reason,
 };
 use crate::store::{Clock, SessionStore, SystemClock};
 
@@ -132,25 +134,17 @@ impl SessionStore for MemorySessionStore {
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
         let now = self.clock.now();
-        let after = query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?;
-        let mut matching: Vec<ServerSession> = self
+        let after = query.cursor()?;
+        let matching: Vec<ServerSession> = self
             .read()
             .sessions
             .values()
             .map(|s| s.clone().read_at(now))
             .filter(|s| query.matches(s))
-            .filter(|s| after.as_ref().is_none_or(|pos| after_token(s, pos)))
             .collect();
-        matching.sort_by_key(order_key);
-        let size = query.page_size();
-        let next_page_token = (matching.len() > size).then(|| page_token(&matching[size - 1]));
-        matching.truncate(size);
+        let (sessions, next_page_token) = paginate(matching, after.as_ref(), query.page_size());
         Ok(SessionPage {
-            sessions: matching,
+            sessions,
             next_page_token,
         })
     }
@@ -165,7 +159,7 @@ impl SessionStore for MemorySessionStore {
             .sessions
             .values()
             .filter(|s| s.source_identity.as_deref() == Some(source_identity))
-            .min_by_key(|s| order_key(s))
+            .min_by_key(|s| newest_first(*s))
             .cloned()
             .map(|s| s.read_at(now)))
     }

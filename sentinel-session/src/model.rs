@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Longest user, profile, id or actor name accepted.
-pub const MAX_NAME_LEN: usize = 256;
+pub use sentinel_store::MAX_NAME_LEN;
+pub(crate) use sentinel_store::check_name;
+use sentinel_store::{Cursor, Listed};
+
 /// Longest revocation reason accepted.
 pub const MAX_REASON_LEN: usize = 1024;
 
@@ -158,6 +160,16 @@ impl ServerSession {
     }
 }
 
+impl Listed for ServerSession {
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// A user kill switch: while it is in force, no new session and no
 /// credential is issued to `user` (for `profile`, or for every profile).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,7 +294,12 @@ impl SessionQuery {
     }
 
     pub(crate) fn page_size(&self) -> usize {
-        self.limit.unwrap_or(100).clamp(1, 1000)
+        sentinel_store::page_size(self.limit)
+    }
+
+    /// The position after which this page starts.
+    pub(crate) fn cursor(&self) -> Result<Option<Cursor>> {
+        Ok(Cursor::parse_opt(self.page_token.as_deref())?)
     }
 
     /// Whether `s` (as of the read) passes the filters.
@@ -307,51 +324,6 @@ pub struct SessionPage {
     pub next_page_token: Option<String>,
 }
 
-/// Sort key of listings: newest first.
-pub(crate) fn order_key(
-    s: &ServerSession,
-) -> (std::cmp::Reverse<Timestamp>, std::cmp::Reverse<String>) {
-    (
-        std::cmp::Reverse(s.created_at),
-        std::cmp::Reverse(s.id.clone()),
-    )
-}
-
-/// Page token: `<created_at microseconds>.<id>` of the last item.
-pub(crate) fn page_token(s: &ServerSession) -> String {
-    format!("{}.{}", s.created_at.as_microsecond(), s.id)
-}
-
-pub(crate) fn parse_page_token(token: &str) -> Result<(Timestamp, String)> {
-    let bad = || Error::invalid("page_token", "not a token from a previous page");
-    let (micros, id) = token.split_once('.').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = Timestamp::from_microsecond(micros).map_err(|_| bad())?;
-    check_name("page_token", id).map_err(|_| bad())?;
-    Ok((at, id.to_owned()))
-}
-
-/// Whether `s` comes after the page token position in listing order.
-pub(crate) fn after_token(s: &ServerSession, pos: &(Timestamp, String)) -> bool {
-    (s.created_at, s.id.as_str()) < (pos.0, pos.1.as_str())
-}
-
-pub(crate) fn check_name(field: &'static str, v: &str) -> Result<()> {
-    if v.trim().is_empty() {
-        return Err(Error::invalid(field, "is empty"));
-    }
-    if v.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(
-            field,
-            format!("is {} bytes; at most {MAX_NAME_LEN}", v.len()),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "contains control characters"));
-    }
-    Ok(())
-}
-
 pub(crate) fn check_reason(v: &str) -> Result<()> {
     if v.trim().is_empty() {
         return Err(Error::invalid("reason", "is empty; say why"));
@@ -367,10 +339,5 @@ pub(crate) fn check_reason(v: &str) -> Result<()> {
 
 /// A fresh random session id: 128 bits as 32 lowercase hex characters.
 pub fn new_id() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Backend {
-        backend: "random",
-        source: std::sync::Arc::new(std::io::Error::other(e.to_string())),
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(sentinel_store::new_id()?)
 }

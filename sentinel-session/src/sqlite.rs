@@ -1,16 +1,18 @@
 //! The embedded SQLite backend.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
+use sentinel_store::sqlite::{Database, db_err, micros, timestamp};
+use sentinel_store::{Cursor, paginate};
 
 use crate::error::{Error, Result};
 use crate::model::{
     ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
-    check_reason, page_token, parse_page_token,
+    check_reason,
 };
 use crate::store::{Clock, SessionStore, SystemClock};
 
@@ -60,23 +62,8 @@ const COLUMNS: &str = "id, user, profile, server_instance_id, status, started_at
 /// share the file; every change is a single conditional statement.
 #[derive(Debug, Clone)]
 pub struct SqliteSessionStore {
-    conn: Arc<Mutex<Connection>>,
-    path: PathBuf,
+    db: Database,
     clock: Arc<dyn Clock>,
-}
-
-fn db_err(e: rusqlite::Error) -> Error {
-    Error::backend("sqlite", e)
-}
-
-fn micros(t: Timestamp) -> i64 {
-    t.as_microsecond()
-}
-
-fn ts(v: i64) -> rusqlite::Result<Timestamp> {
-    Timestamp::from_microsecond(v).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
-    })
 }
 
 fn row_to_session(row: &Row<'_>) -> rusqlite::Result<ServerSession> {
@@ -95,13 +82,13 @@ fn row_to_session(row: &Row<'_>) -> rusqlite::Result<ServerSession> {
         profile: row.get(2)?,
         server_instance_id: row.get(3)?,
         status,
-        started_at: ts(row.get(5)?)?,
-        last_access_at: ts(row.get(6)?)?,
-        expires_at: ts(row.get(7)?)?,
+        started_at: timestamp(row.get(5)?)?,
+        last_access_at: timestamp(row.get(6)?)?,
+        expires_at: timestamp(row.get(7)?)?,
         request_count: u64::try_from(count).unwrap_or(0),
         source_identity: row.get(9)?,
-        created_at: ts(row.get(10)?)?,
-        updated_at: ts(row.get(11)?)?,
+        created_at: timestamp(row.get(10)?)?,
+        updated_at: timestamp(row.get(11)?)?,
         revoked_by: row.get(12)?,
         revoked_reason: row.get(13)?,
     })
@@ -115,8 +102,8 @@ fn row_to_revocation(row: &Row<'_>) -> rusqlite::Result<UserRevocation> {
         profile: (!profile.is_empty()).then_some(profile),
         revoked_by: row.get(2)?,
         reason: row.get(3)?,
-        created_at: ts(row.get(4)?)?,
-        expires_at: expires.map(ts).transpose()?,
+        created_at: timestamp(row.get(4)?)?,
+        expires_at: expires.map(timestamp).transpose()?,
     })
 }
 
@@ -129,116 +116,36 @@ impl SqliteSessionStore {
 
     /// Like [`open`](Self::open), reading time from `clock`.
     pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let path = path.into();
-        let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_blocking(&p))
-            .await
-            .map_err(|e| Error::backend("sqlite", e))??;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path,
-            clock,
-        })
+        let db = Database::open(path, MIGRATIONS).await?;
+        Ok(Self { db, clock })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection and the current time on the blocking
+    /// pool.
     async fn with<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, Timestamp) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
         let now = self.clock.now();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut guard, now)
-        })
-        .await
-        .map_err(|e| Error::backend("sqlite", e))?
+        self.db.call(move |conn| f(conn, now)).await
     }
-}
-
-fn open_blocking(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::backend("sqlite", format!("creating {}: {e}", dir.display())))?;
-    }
-    if !path.exists() {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(Error::backend(
-                    "sqlite",
-                    format!("creating {}: {e}", path.display()),
-                ));
-            }
-        }
-    }
-    let mut conn = Connection::open(path)
-        .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(db_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(db_err)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(db_err)?;
-    migrate(&mut conn, path)?;
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db_err)?;
-    let version: i64 = tx
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(db_err)?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if version > known {
-        return Err(Error::backend(
-            "sqlite",
-            format!(
-                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade sentinel",
-                path.display()
-            ),
-        ));
-    }
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(version).unwrap_or(0))
-    {
-        tx.execute_batch(sql).map_err(db_err)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(i + 1).unwrap_or(i64::MAX),
-        )
-        .map_err(db_err)?;
-    }
-    tx.commit().map_err(db_err)
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<ServerSession>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
-        [id],
-        row_to_session,
-    )
-    .optional()
-    .map_err(db_err)
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
+            [id],
+            row_to_session,
+        )
+        .optional()
+        .map_err(db_err)?)
 }
 
 fn classify(conn: &Connection, id: &str, now: Timestamp, action: &'static str) -> Error {
@@ -350,11 +257,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let after = query
-            .page_token
-            .as_deref()
-            .map(parse_page_token)
-            .transpose()?;
+        let after = query.cursor()?;
         let query = query.clone();
         self.with(move |conn, now| {
             let mut sql = format!("SELECT {COLUMNS} FROM sessions WHERE 1 = 1");
@@ -394,7 +297,7 @@ impl SessionStore for SqliteSessionStore {
                 Some(SessionStatus::Revoked) => sql.push_str(" AND status = 'revoked'"),
                 None => {}
             }
-            if let Some((at, id)) = &after {
+            if let Some(Cursor { at, id }) = &after {
                 bind(
                     &mut sql,
                     " AND (created_at < ?",
@@ -410,13 +313,13 @@ impl SessionStore for SqliteSessionStore {
                 Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)),
             );
             let mut stmt = conn.prepare(&sql).map_err(db_err)?;
-            let mut sessions = stmt
+            let rows = stmt
                 .query_map(params_from_iter(args.iter()), row_to_session)
                 .map_err(db_err)?
-                .map(|r| r.map(|s| s.read_at(now)).map_err(db_err))
-                .collect::<Result<Vec<_>>>()?;
-            let next_page_token = (sessions.len() > size).then(|| page_token(&sessions[size - 1]));
-            sessions.truncate(size);
+                .map(|r| r.map(|v| v.read_at(now)))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            let (sessions, next_page_token) = paginate(rows, None, size);
             Ok(SessionPage {
                 sessions,
                 next_page_token,
@@ -431,16 +334,17 @@ impl SessionStore for SqliteSessionStore {
     ) -> Result<Option<ServerSession>> {
         let si = source_identity.to_owned();
         self.with(move |conn, now| {
-            conn.query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM sessions WHERE source_identity = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
-                ),
-                [si],
-                row_to_session,
-            )
-            .optional()
-            .map(|s| s.map(|s| s.read_at(now)))
-            .map_err(db_err)
+            let found = conn
+                .query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM sessions WHERE source_identity = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+                    ),
+                    [si],
+                    row_to_session,
+                )
+                .optional()
+                .map_err(db_err)?;
+            Ok(found.map(|s| s.read_at(now)))
         })
         .await
     }
@@ -476,10 +380,12 @@ impl SessionStore for SqliteSessionStore {
                      WHERE user = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY profile",
                 )
                 .map_err(db_err)?;
-            stmt.query_map(params![user, micros(now)], row_to_revocation)
+            let revocations = stmt
+                .query_map(params![user, micros(now)], row_to_revocation)
                 .map_err(db_err)?
-                .map(|r| r.map_err(db_err))
-                .collect()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            Ok(revocations)
         })
         .await
     }

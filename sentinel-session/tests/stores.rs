@@ -12,9 +12,7 @@ use sentinel_session::{
     SqliteSessionStore, create_session_table,
 };
 
-fn clock() -> ManualClock {
-    ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap())
-}
+use sentinel_testkit::test_clock as clock;
 
 async fn sqlite(clock: &ManualClock) -> (tempfile::TempDir, Arc<dyn SessionStore>) {
     let dir = tempfile::tempdir().unwrap();
@@ -29,10 +27,7 @@ async fn sqlite(clock: &ManualClock) -> (tempfile::TempDir, Arc<dyn SessionStore
 
 /// A fresh table in the emulator, or `None` (skip) without one.
 async fn dynamodb(clock: &ManualClock) -> Option<Arc<dyn SessionStore>> {
-    let endpoint = sentinel_testkit::aws_endpoint()?;
-    let config = sentinel_testkit::sdk_config(&endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = sentinel_testkit::unique_name("sessions");
+    let (client, table) = sentinel_testkit::dynamodb_table("sessions").await?;
     create_session_table(&client, &table).await.unwrap();
     Some(Arc::new(DynamoSessionStore::with_clock(
         client,
@@ -45,52 +40,18 @@ fn memory(clock: &ManualClock) -> Arc<dyn SessionStore> {
     Arc::new(MemorySessionStore::with_clock(Arc::new(clock.clone())))
 }
 
-macro_rules! conformance {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn memory() {
-                let clock = clock();
-                let store = super::memory(&clock);
-                conformance!(@run $name, store, clock);
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let clock = clock();
-                let (_dir, store) = super::sqlite(&clock).await;
-                conformance!(@run $name, store, clock);
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn dynamodb() {
-                let clock = clock();
-                let Some(store) = super::dynamodb(&clock).await else { return };
-                conformance!(@run $name, store, clock);
-            }
-        }
-    };
-    (@run racing_revokes, $store:ident, $clock:ident) => {
-        c::racing_revokes($store, &$clock).await
-    };
-    (@run revoke_racing_touch, $store:ident, $clock:ident) => {
-        c::revoke_racing_touch($store, &$clock).await
-    };
-    (@run $name:ident, $store:ident, $clock:ident) => {
-        c::$name(&*$store, &$clock).await
-    };
+sentinel_testkit::store_conformance! {
+    suite: c,
+    by_ref: [
+        create_get_conflict,
+        touch_and_expiry,
+        revoke_transitions,
+        list_filters_and_pages,
+        find_by_source_identity,
+        kill_switch,
+    ],
+    shared: [racing_revokes, revoke_racing_touch],
 }
-
-conformance!(create_get_conflict);
-conformance!(touch_and_expiry);
-conformance!(revoke_transitions);
-conformance!(list_filters_and_pages);
-conformance!(find_by_source_identity);
-conformance!(kill_switch);
-conformance!(racing_revokes);
-conformance!(revoke_racing_touch);
 
 #[tokio::test]
 async fn sqlite_data_survives_reopen_and_file_is_private() {

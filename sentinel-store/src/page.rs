@@ -127,7 +127,16 @@ mod tests {
     #[test]
     fn bad_tokens_are_invalid() {
         for t in ["", "x", "12", "abc.id", "1.", "1.\u{7}"] {
-            assert!(matches!(Cursor::parse(t), Err(Error::Invalid { field: "page_token", .. })), "{t}");
+            assert!(
+                matches!(
+                    Cursor::parse(t),
+                    Err(Error::Invalid {
+                        field: "page_token",
+                        ..
+                    })
+                ),
+                "{t}"
+            );
         }
         assert_eq!(page_size(None), 100);
         assert_eq!(page_size(Some(0)), 1);

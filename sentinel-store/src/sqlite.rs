@@ -40,7 +40,10 @@ impl Database {
     /// counts those already applied. A file whose version is newer than
     /// `migrations.len()` is refused, so an old binary never writes a newer
     /// schema.
-    pub async fn open(path: impl Into<PathBuf>, migrations: &'static [&'static str]) -> Result<Self> {
+    pub async fn open(
+        path: impl Into<PathBuf>,
+        migrations: &'static [&'static str],
+    ) -> Result<Self> {
         let path = path.into();
         let p = path.clone();
         let conn = tokio::task::spawn_blocking(move || open_blocking(&p, migrations))
@@ -162,13 +165,19 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        db.call(|c| c.execute("INSERT INTO t (id) VALUES ('a')", []).map_err(db_err))
-            .await
-            .unwrap();
+        db.call(|c| {
+            c.execute("INSERT INTO t (id) VALUES ('a')", [])
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
         drop(db);
         let db = Database::open(&path, V2).await.unwrap();
         let note: Option<String> = db
-            .call(|c| c.query_row("SELECT note FROM t WHERE id = 'a'", [], |r| r.get(0)).map_err(db_err))
+            .call(|c| {
+                c.query_row("SELECT note FROM t WHERE id = 'a'", [], |r| r.get(0))
+                    .map_err(db_err)
+            })
             .await
             .unwrap();
         assert_eq!(note, None);

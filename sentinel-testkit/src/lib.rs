@@ -13,6 +13,9 @@
 //! - [`unique_name`]: resource names that never collide, because all tests of
 //!   a run share one emulator and run in parallel. Never reset the emulator
 //!   from a test.
+//! - Store tests: [`test_clock`] (a [`ManualClock`] at [`TEST_START`]),
+//!   [`dynamodb_table`] (a client and a fresh table name) and
+//!   [`store_conformance!`] (one test per conformance check and backend).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -45,6 +48,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use sentinel_store::ManualClock;
 
 /// Environment variable holding the URL of the local AWS emulator
 /// (for example `http://127.0.0.1:45123`). Set by `scripts/test`.
@@ -208,6 +212,88 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{pid}-{count}-{:08x}", salt as u32)
 }
 
+/// Where the clock of store tests starts: 2026-03-02T09:00:00Z, a Monday
+/// morning, as seconds since the Unix epoch.
+pub const TEST_START: i64 = 1_772_442_000;
+
+/// A [`ManualClock`] standing at [`TEST_START`].
+pub fn test_clock() -> ManualClock {
+    match jiff::Timestamp::from_second(TEST_START) {
+        Ok(at) => ManualClock::new(at),
+        Err(e) => panic!("TEST_START is not a timestamp: {e}"),
+    }
+}
+
+/// A DynamoDB client for the emulator and a table name (starting with
+/// `prefix`) that no other test uses; the caller creates the table. `None`
+/// when the test should skip (see [`aws_endpoint`]).
+pub async fn dynamodb_table(prefix: &str) -> Option<(aws_sdk_dynamodb::Client, String)> {
+    let endpoint = aws_endpoint()?;
+    let config = sdk_config(&endpoint).await;
+    Some((aws_sdk_dynamodb::Client::new(&config), unique_name(prefix)))
+}
+
+/// Runs a store conformance suite against every backend: for each check, a
+/// module with the tests `memory`, `sqlite` and `dynamodb`.
+///
+/// The calling test file provides `memory(&ManualClock) -> Arc<dyn Store>`,
+/// `async sqlite(&ManualClock) -> (TempDir, Arc<dyn Store>)` and
+/// `async dynamodb(&ManualClock) -> Option<Arc<dyn Store>>` (`None` skips),
+/// and names the suite module (`suite`). Checks listed under `by_ref` are
+/// called as `check(&*store, &clock)`, those under `shared` (races, which
+/// spawn tasks) as `check(store, &clock)`. Every test starts from
+/// [`test_clock`].
+///
+/// ```ignore
+/// use sentinel_session::conformance as c;
+/// sentinel_testkit::store_conformance! {
+///     suite: c,
+///     by_ref: [create_get_conflict, touch_and_expiry],
+///     shared: [racing_revokes],
+/// }
+/// ```
+#[macro_export]
+macro_rules! store_conformance {
+    (suite: $c:ident, by_ref: [$($name:ident),* $(,)?], shared: [$($shared:ident),* $(,)?] $(,)?) => {
+        $( $crate::store_conformance!(@module $c, $name, by_ref); )*
+        $( $crate::store_conformance!(@module $c, $shared, shared); )*
+    };
+    (@module $c:ident, $name:ident, $how:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                let clock = $crate::test_clock();
+                let store = super::memory(&clock);
+                $crate::store_conformance!(@call $how, $c::$name, store, clock);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let clock = $crate::test_clock();
+                let (_dir, store) = super::sqlite(&clock).await;
+                $crate::store_conformance!(@call $how, $c::$name, store, clock);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb() {
+                let clock = $crate::test_clock();
+                let Some(store) = super::dynamodb(&clock).await else {
+                    return;
+                };
+                $crate::store_conformance!(@call $how, $c::$name, store, clock);
+            }
+        }
+    };
+    (@call by_ref, $f:path, $store:ident, $clock:ident) => {
+        $f(&*$store, &$clock).await
+    };
+    (@call shared, $f:path, $store:ident, $clock:ident) => {
+        $f($store, &$clock).await
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +364,12 @@ mod tests {
             resolve(Some("  "), Some("TRUE")),
             Resolution::MissingUnderCi
         );
+    }
+
+    #[test]
+    fn test_clock_starts_at_test_start() {
+        use sentinel_store::Clock as _;
+        assert_eq!(test_clock().now().to_string(), "2026-03-02T09:00:00Z");
     }
 
     #[tokio::test]
