@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sentinel_session::conformance as c;
 use sentinel_session::{
@@ -97,11 +98,11 @@ fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
 
-/// Child mode: when `SENTINEL_SESSION_WRITER_DB` is set, this test writes
+/// Run by `sqlite_survives_sigkill_mid_write` in a child process: creates
 /// sessions as fast as it can until it is killed.
 #[tokio::test]
 async fn writer_child() {
-    let Ok(path) = std::env::var("SENTINEL_SESSION_WRITER_DB") else {
+    let Some(path) = sentinel_testkit::writer_db() else {
         return;
     };
     let store = SqliteSessionStore::open(&path).await.unwrap();
@@ -117,36 +118,10 @@ async fn writer_child() {
 #[cfg(unix)]
 #[tokio::test]
 async fn sqlite_survives_sigkill_mid_write() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sentinel.db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
-        .env("SENTINEL_SESSION_WRITER_DB", &path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("child exited early").unwrap();
-        if line.contains("ready") {
-            break;
-        }
-    }
-    // Let it write for a while, then kill it mid-write.
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-
-    let conn = rusqlite_conn(&path);
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    drop(conn);
+    sentinel_testkit::kill_writer_mid_write("writer_child", &path, Duration::from_millis(700));
+    assert_eq!(sentinel_testkit::sqlite_integrity(&path), "ok");
     let store = SqliteSessionStore::open(&path).await.unwrap();
     let page = store
         .list(&SessionQuery::all().user("killme").limit(1000))

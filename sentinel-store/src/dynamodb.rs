@@ -215,20 +215,11 @@ impl Table {
         });
         let mut found = Vec::new();
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .index_name(index)
-                .key_condition_expression("#k = :v")
-                .expression_attribute_names("#k", key_attr)
-                .expression_attribute_values(":v", s(key_value))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
+            let (items, next) = self
+                .query_once(index, key_attr, key_value, start.take())
                 .await
-                .map_err(|e| E::from(self.err("Query", e)))?;
-            for item in out.items() {
+                .map_err(E::from)?;
+            for item in &items {
                 if let Some(v) = decode(item)? {
                     found.push(v);
                     if found.len() > size {
@@ -238,12 +229,103 @@ impl Table {
                     }
                 }
             }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
             }
         }
         Ok((found, None))
+    }
+
+    /// One DynamoDB page of the GSI `index` where `key_attr` = `key_value`,
+    /// newest first, and the key to continue from.
+    async fn query_once(
+        &self,
+        index: &str,
+        key_attr: &str,
+        key_value: &str,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>)> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(index)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", key_attr)
+            .expression_attribute_values(":v", s(key_value))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| self.err("Query", e))?;
+        let next = out.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
+        Ok((out.items().to_vec(), next))
+    }
+
+    /// Claims up to `limit` records whose stored `status` is `status`, whose
+    /// `expires_at` (microseconds) is at or before `now`, and that carry no
+    /// `expiry_announced` mark yet, oldest expiry first. Each is marked with
+    /// a conditional update, so of racing claimers exactly one gets it; the
+    /// claimed items are returned as updated. Candidates come from the
+    /// `gsi-status` index (eventually consistent, which a sweep can live
+    /// with: a record missed now is claimed by the next sweep).
+    pub async fn claim_expired(
+        &self,
+        status: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Item>> {
+        let now_us = now.as_microsecond();
+        let mut due: Vec<(i64, String)> = Vec::new();
+        let mut start = None;
+        loop {
+            let (items, next) = self
+                .query_once("gsi-status", "status", status, start)
+                .await?;
+            for item in &items {
+                let f = Fields::new(item, "record");
+                if item.contains_key("expiry_announced") {
+                    continue;
+                }
+                let expires = f.n("expires_at")?;
+                if expires <= now_us {
+                    due.push((expires, f.s("id")?));
+                }
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        due.sort();
+        let mut claimed = Vec::new();
+        for (_, id) in due {
+            if claimed.len() >= limit {
+                break;
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.name)
+                .key("id", s(&id))
+                .update_expression("SET expiry_announced = :t")
+                .condition_expression(
+                    "attribute_exists(id) AND #status = :s AND attribute_not_exists(expiry_announced)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":s", s(status))
+                .expression_attribute_values(":t", n(now_us))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(out) => claimed.extend(out.attributes().cloned()),
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(self.err("UpdateItem", e)),
+            }
+        }
+        Ok(claimed)
     }
 
     /// Every item of the table, read consistently page by page.

@@ -212,6 +212,65 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{pid}-{count}-{:08x}", salt as u32)
 }
 
+/// Environment variable through which [`kill_writer_mid_write`] tells its
+/// child which database to write.
+pub const WRITER_DB_VAR: &str = "SENTINEL_TEST_WRITER_DB";
+
+/// In the writer child of [`kill_writer_mid_write`]: the database to write
+/// to. `None` in a normal test run, where the child test returns at once.
+pub fn writer_db() -> Option<std::path::PathBuf> {
+    std::env::var_os(WRITER_DB_VAR).map(std::path::PathBuf::from)
+}
+
+/// The durability check of the SQLite stores: runs the test `child_test` of
+/// the current test binary in a child process (with [`WRITER_DB_VAR`] set
+/// to `db`), waits for it to print `ready`, lets it write for `run_for`,
+/// then kills it with SIGKILL (no chance to finish a write or clean up).
+/// The child test starts with `let Some(path) = writer_db() else { return };`
+/// and writes in a loop.
+pub fn kill_writer_mid_write(child_test: &str, db: &std::path::Path, run_for: std::time::Duration) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no test binary path: {e}"));
+    let mut child = Command::new(exe)
+        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .env(WRITER_DB_VAR, db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the writer child: {e}"));
+    let Some(stdout) = child.stdout.take() else {
+        panic!("the writer child has no stdout");
+    };
+    // Kept open until the child is dead, so it never writes to a closed pipe.
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("ready"));
+    if !ready {
+        let _ = child.kill();
+        panic!("the writer child {child_test} exited before it was ready");
+    }
+    std::thread::sleep(run_for);
+    // Child::kill sends SIGKILL on Unix.
+    if let Err(e) = child.kill() {
+        panic!("killing the writer child: {e}");
+    }
+    let _ = child.wait();
+    drop(lines);
+}
+
+/// `PRAGMA integrity_check` of a SQLite file: `"ok"` when the file is
+/// sound.
+pub fn sqlite_integrity(db: &std::path::Path) -> String {
+    let conn =
+        rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("opening {}: {e}", db.display()));
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("integrity check of {}: {e}", db.display()))
+}
+
 /// Where the clock of store tests starts: 2026-03-02T09:00:00Z, a Monday
 /// morning, as seconds since the Unix epoch.
 pub const TEST_START: i64 = 1_772_442_000;
