@@ -460,3 +460,52 @@ pub async fn approve_racing_cancel(store: Arc<dyn RequestStore>, clock: &ManualC
         assert_eq!(store.get(&r.id).await.unwrap().status, wins[0]);
     }
 }
+
+/// Requests that expired undecided are claimed once each, oldest expiry
+/// first; decided and still pending ones never. Racing claimers split them
+/// without overlap.
+pub async fn claim_expired_once(store: Arc<dyn RequestStore>, clock: &ManualClock) {
+    let first = request(clock, "alice", "prod", 60);
+    store.create(&first).await.unwrap();
+    clock.advance(Duration::from_secs(60));
+    let mut rest = Vec::new();
+    for i in 0..6 {
+        let r = request(clock, &format!("user{i}"), "prod", 60);
+        store.create(&r).await.unwrap();
+        rest.push(r.id);
+    }
+    let decided = request(clock, "bob", "prod", 60);
+    store.create(&decided).await.unwrap();
+    store.approve(&decided.id, "carol", None).await.unwrap();
+    assert!(store.claim_expired(10).await.unwrap().is_empty());
+    clock.advance(Duration::from_secs(24 * 3600));
+    let late = request(clock, "dave", "prod", 60);
+    store.create(&late).await.unwrap();
+
+    let claimed = store.claim_expired(1).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        [&first.id]
+    );
+    assert_eq!(claimed[0].status, RequestStatus::Expired);
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.claim_expired(100).await.unwrap()
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.extend(t.await.unwrap().into_iter().map(|r| r.id));
+    }
+    got.sort();
+    rest.sort();
+    assert_eq!(got, rest, "each expired request claimed exactly once");
+    assert!(store.claim_expired(10).await.unwrap().is_empty());
+    assert_eq!(
+        store.get(&late.id).await.unwrap().status,
+        RequestStatus::Pending
+    );
+}

@@ -328,6 +328,16 @@ impl RequestStore for DynamoRequestStore {
             None => Ok(None),
         }
     }
+
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
+        let now = self.clock.now();
+        self.table
+            .claim_expired("pending", now, limit)
+            .await?
+            .iter()
+            .map(|item| from_item(item).map(|r| r.read_at(now)))
+            .collect()
+    }
 }
 
 /// Creates the request table with its GSIs, on-demand billing and TTL on

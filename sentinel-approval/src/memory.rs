@@ -1,7 +1,7 @@
 //! The in-memory reference backend.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -19,6 +19,8 @@ use crate::store::{Action, Clock, RequestStore, SystemClock};
 #[derive(Debug, Clone)]
 pub struct MemoryRequestStore {
     state: Arc<RwLock<BTreeMap<String, AccessRequest>>>,
+    /// Expired requests already claimed by `claim_expired`.
+    announced: Arc<Mutex<BTreeSet<String>>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -38,6 +40,7 @@ impl MemoryRequestStore {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
             state: Arc::default(),
+            announced: Arc::default(),
             clock,
         }
     }
@@ -155,5 +158,23 @@ impl RequestStore for MemoryRequestStore {
                 .cloned(),
             now,
         ))
+    }
+
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
+        let now = self.clock.now();
+        let mut announced = self
+            .announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut due: Vec<AccessRequest> = self
+            .read()
+            .values()
+            .map(|r| r.clone().read_at(now))
+            .filter(|r| r.status == RequestStatus::Expired && !announced.contains(&r.id))
+            .collect();
+        due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
+        due.truncate(limit);
+        announced.extend(due.iter().map(|r| r.id.clone()));
+        Ok(due)
     }
 }

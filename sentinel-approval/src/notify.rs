@@ -61,11 +61,15 @@ pub enum EventType {
     /// A break-glass event ran out.
     #[serde(rename = "breakglass.expired")]
     BreakGlassExpired,
+    /// A break-glass invocation reached a rate limit's escalation
+    /// threshold: security should look at it.
+    #[serde(rename = "breakglass.escalated")]
+    BreakGlassEscalated,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::RequestCreated,
         EventType::RequestApproved,
         EventType::RequestDenied,
@@ -74,6 +78,7 @@ impl EventType {
         EventType::BreakGlassInvoked,
         EventType::BreakGlassClosed,
         EventType::BreakGlassExpired,
+        EventType::BreakGlassEscalated,
     ];
 
     /// The name used in payloads and headers, e.g. `request.approved`.
@@ -87,6 +92,7 @@ impl EventType {
             EventType::BreakGlassInvoked => "breakglass.invoked",
             EventType::BreakGlassClosed => "breakglass.closed",
             EventType::BreakGlassExpired => "breakglass.expired",
+            EventType::BreakGlassEscalated => "breakglass.escalated",
         }
     }
 
@@ -183,6 +189,8 @@ pub struct BreakGlassSubject {
     pub closed_by: Option<String>,
     /// Why it was closed.
     pub close_reason: Option<String>,
+    /// A rate limit's escalation threshold was reached.
+    pub escalated: bool,
 }
 
 /// What an event is about.
@@ -465,8 +473,10 @@ impl Notifier for FanOut {
 /// notification is logged to stderr and never fails or undoes the change.
 ///
 /// The notification is sent before the method returns, so a slow
-/// notifier (webhook retries) delays the caller. `request.expired` is not
-/// sent from here: expiry is decided on read, not by a write.
+/// notifier (webhook retries) delays the caller. Expiry is decided on
+/// read, so `request.expired` goes out from
+/// [`sweep_expired`](NotifyingRequestStore::sweep_expired) (or
+/// `claim_expired`), which claims each expired request once.
 #[derive(Debug, Clone)]
 pub struct NotifyingRequestStore<S> {
     inner: S,
@@ -545,6 +555,33 @@ impl<S: RequestStore> RequestStore for NotifyingRequestStore<S> {
         now: Timestamp,
     ) -> Result<Option<AccessRequest>> {
         self.inner.find_approved(user, profile, now).await
+    }
+
+    /// Claims like the inner store and sends `request.expired` for each
+    /// claimed request.
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
+        let due = self.inner.claim_expired(limit).await?;
+        for r in &due {
+            self.send(EventType::RequestExpired, r, r.expires_at).await;
+        }
+        Ok(due)
+    }
+}
+
+impl<S: RequestStore> NotifyingRequestStore<S> {
+    /// Announces every request that expired undecided since the last
+    /// sweep: claims them in batches until none is left and sends
+    /// `request.expired` for each. Returns how many were announced. Safe to
+    /// run from several processes at once.
+    pub async fn sweep_expired(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.claim_expired(100).await?.len();
+            total += n;
+            if n < 100 {
+                return Ok(total);
+            }
+        }
     }
 }
 

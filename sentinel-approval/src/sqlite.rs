@@ -18,7 +18,8 @@ use crate::store::{Action, Clock, RequestStore, SystemClock};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE requests (
     id               TEXT PRIMARY KEY NOT NULL,
     requester        TEXT NOT NULL,
@@ -38,7 +39,14 @@ CREATE INDEX requests_by_profile ON requests (profile, created_at DESC, id DESC)
 CREATE INDEX requests_by_status ON requests (status, created_at DESC, id DESC);
 CREATE INDEX requests_by_created ON requests (created_at DESC, id DESC);
 CREATE INDEX requests_approved ON requests (requester, profile, status, approved_at);
-"];
+",
+    r"
+ALTER TABLE requests ADD COLUMN expiry_announced INTEGER NOT NULL DEFAULT 0
+    CHECK (expiry_announced IN (0, 1));
+CREATE INDEX requests_unannounced ON requests (expires_at, id)
+    WHERE status = 'pending' AND expiry_announced = 0;
+",
+];
 
 const COLUMNS: &str = "id, requester, profile, justification, duration_secs, status, created_at, \
      updated_at, expires_at, approver, approver_comment, approved_at";
@@ -317,5 +325,31 @@ impl RequestStore for SqliteRequestStore {
                 .map_err(db_err)?)
         })
         .await
+    }
+
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
+        let now = self.clock.now();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .call(move |conn| {
+                // One statement: of racing sweepers each request goes to one.
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "UPDATE requests SET expiry_announced = 1 WHERE id IN \
+                         (SELECT id FROM requests WHERE status = 'pending' \
+                          AND expiry_announced = 0 AND expires_at <= ?1 \
+                          ORDER BY expires_at, id LIMIT ?2) RETURNING {COLUMNS}"
+                    ))
+                    .map_err(db_err)?;
+                let mut due = stmt
+                    .query_map(params![micros(now), limit], row_to_request)
+                    .map_err(db_err)?
+                    .map(|r| r.map(|r| r.read_at(now)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_err)?;
+                due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
+                Ok(due)
+            })
+            .await
     }
 }

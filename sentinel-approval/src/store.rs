@@ -61,6 +61,14 @@ pub trait RequestStore: Send + Sync + fmt::Debug + 'static {
         profile: &str,
         now: Timestamp,
     ) -> Result<Option<AccessRequest>>;
+
+    /// Claims up to `limit` requests that expired undecided and were not
+    /// announced yet, oldest expiry first, and marks them announced. Each is
+    /// claimed by exactly one call, across processes (a conditional write),
+    /// so its `request.expired` notification goes out once. Call it from
+    /// time to time; [`crate::NotifyingRequestStore`] sends the
+    /// notifications.
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>>;
 }
 
 #[async_trait]
@@ -95,6 +103,10 @@ impl<S: RequestStore + ?Sized> RequestStore for Arc<S> {
         now: Timestamp,
     ) -> Result<Option<AccessRequest>> {
         (**self).find_approved(user, profile, now).await
+    }
+
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
+        (**self).claim_expired(limit).await
     }
 }
 

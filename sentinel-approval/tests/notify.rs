@@ -300,6 +300,7 @@ fn payload_has_stable_snake_case_keys() {
             expires_at: Timestamp::now(),
             closed_by: None,
             close_reason: None,
+            escalated: false,
         },
         Timestamp::now(),
     );
@@ -318,6 +319,7 @@ fn payload_has_stable_snake_case_keys() {
             "expires_at",
             "closed_by",
             "close_reason",
+            "escalated",
         ])
     );
 }
@@ -401,6 +403,32 @@ async fn notifying_store_sends_only_after_success() {
             "request.cancelled",
         ]
     );
+}
+
+#[tokio::test]
+async fn sweep_announces_each_expiry_once() {
+    let buf = Buf::default();
+    let clock = sentinel_testkit::test_clock();
+    let store = NotifyingRequestStore::new(
+        MemoryRequestStore::with_clock(Arc::new(clock.clone())),
+        Arc::new(LogNotifier::new(buf.clone())),
+    );
+    let r = AccessRequest::new(
+        NewRequest {
+            requester: "alice".into(),
+            profile: "prod".into(),
+            justification: "INC-4711: restart the payment workers".into(),
+            duration: Duration::from_secs(3600),
+        },
+        sentinel_approval::Clock::now(&clock),
+    )
+    .unwrap();
+    store.create(&r).await.unwrap();
+    assert_eq!(store.sweep_expired().await.unwrap(), 0);
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert_eq!(store.sweep_expired().await.unwrap(), 1);
+    assert_eq!(store.sweep_expired().await.unwrap(), 0);
+    assert_eq!(buf.events(), ["request.created", "request.expired"]);
 }
 
 #[tokio::test]
