@@ -1,0 +1,125 @@
+//! A store wrapper that tells people about break-glass events.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sentinel_approval::{BreakGlassSubject, EventType, Notification, Notifier};
+
+use crate::error::Result;
+use crate::model::{BreakGlassEvent, BreakGlassPage, BreakGlassQuery};
+use crate::store::{BreakGlassStore, Invocation};
+
+impl From<&BreakGlassEvent> for BreakGlassSubject {
+    fn from(e: &BreakGlassEvent) -> Self {
+        BreakGlassSubject {
+            id: e.id.clone(),
+            invoker: e.invoker.clone(),
+            profile: e.profile.clone(),
+            reason_code: e.reason_code.as_str().to_owned(),
+            justification: e.justification.clone(),
+            status: e.status.as_str().to_owned(),
+            expires_at: e.expires_at,
+            closed_by: e.closed_by.clone(),
+            close_reason: e.close_reason.clone(),
+            escalated: e.escalated,
+        }
+    }
+}
+
+/// Wraps a [`BreakGlassStore`] and sends `breakglass.invoked` (plus
+/// `breakglass.escalated` when a rate limit's escalation threshold was
+/// reached), `breakglass.closed` and, from
+/// [`sweep_expired`](Self::sweep_expired), `breakglass.expired` after the
+/// change succeeded. A failed
+/// notification is reported on stderr and never undoes the change.
+#[derive(Debug, Clone)]
+pub struct NotifyingBreakGlassStore<S> {
+    inner: S,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl<S: BreakGlassStore> NotifyingBreakGlassStore<S> {
+    /// Wraps `inner`, notifying `notifier`.
+    pub fn new(inner: S, notifier: Arc<dyn Notifier>) -> Self {
+        Self { inner, notifier }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    async fn send(&self, event_type: EventType, e: &BreakGlassEvent) {
+        let n = Notification::break_glass(event_type, e.into(), e.updated_at);
+        if let Err(err) = self.notifier.notify(&n).await {
+            eprintln!(
+                "sentinel: {event_type} notification for break-glass event {} not delivered: {err}",
+                e.id
+            );
+        }
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<S: BreakGlassStore> BreakGlassStore for NotifyingBreakGlassStore<S> {
+    async fn invoke(&self, invocation: &Invocation) -> Result<BreakGlassEvent> {
+        let e = self.inner.invoke(invocation).await?;
+        self.send(EventType::BreakGlassInvoked, &e).await;
+        if e.escalated {
+            self.send(EventType::BreakGlassEscalated, &e).await;
+        }
+        Ok(e)
+    }
+
+    async fn get(&self, id: &str) -> Result<BreakGlassEvent> {
+        self.inner.get(id).await
+    }
+
+    async fn close(&self, id: &str, by: &str, reason: &str) -> Result<BreakGlassEvent> {
+        let e = self.inner.close(id, by, reason).await?;
+        self.send(EventType::BreakGlassClosed, &e).await;
+        Ok(e)
+    }
+
+    async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
+        self.inner.list(query).await
+    }
+
+    async fn find_active(&self, invoker: &str, profile: &str) -> Result<Option<BreakGlassEvent>> {
+        self.inner.find_active(invoker, profile).await
+    }
+
+    /// Claims like the inner store and sends `breakglass.expired` for
+    /// each claimed event.
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
+        let due = self.inner.claim_expired(limit).await?;
+        for e in &due {
+            let n = Notification::break_glass(EventType::BreakGlassExpired, e.into(), e.expires_at);
+            if let Err(err) = self.notifier.notify(&n).await {
+                eprintln!(
+                    "sentinel: breakglass.expired notification for break-glass event {} not delivered: {err}",
+                    e.id
+                );
+            }
+        }
+        Ok(due)
+    }
+}
+
+impl<S: BreakGlassStore> NotifyingBreakGlassStore<S> {
+    /// Announces every event that ran out since the last sweep: claims
+    /// expired events in batches until none is left and sends
+    /// `breakglass.expired` for each. Returns how many were announced.
+    /// Safe to run from several processes at once.
+    pub async fn sweep_expired(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.claim_expired(100).await?.len();
+            total += n;
+            if n < 100 {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The embedded SQLite backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{
+    OptionalExtension, Row, TransactionBehavior, params, params_from_iter, types::Value,
+};
+use sentinel_approval::{normalize_username, same_user};
+use sentinel_store::sqlite::{Database, db_err, micros, timestamp};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    BreakGlassEvent, BreakGlassPage, BreakGlassQuery, BreakGlassStatus, check_close, micro,
+    parse_reason_code, sub,
+};
+use crate::rules::Recent;
+use crate::store::{BreakGlassStore, Clock, Invocation, SystemClock, not_closable};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE breakglass_events (
+    id            TEXT PRIMARY KEY NOT NULL,
+    invoker       TEXT NOT NULL,
+    invoker_key   TEXT NOT NULL,
+    profile       TEXT NOT NULL,
+    reason_code   TEXT NOT NULL,
+    justification TEXT NOT NULL,
+    duration_secs INTEGER NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('active', 'closed')),
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    closed_at     INTEGER,
+    closed_by     TEXT,
+    close_reason  TEXT,
+    escalated     INTEGER NOT NULL CHECK (escalated IN (0, 1)),
+    rule          TEXT,
+    expiry_announced INTEGER NOT NULL DEFAULT 0 CHECK (expiry_announced IN (0, 1))
+) STRICT;
+CREATE INDEX breakglass_by_profile ON breakglass_events (profile, created_at DESC, id DESC);
+CREATE INDEX breakglass_by_invoker ON breakglass_events (invoker, created_at DESC, id DESC);
+CREATE INDEX breakglass_by_status ON breakglass_events (status, created_at DESC, id DESC);
+CREATE INDEX breakglass_by_created ON breakglass_events (created_at DESC, id DESC);
+CREATE INDEX breakglass_active_by_invoker ON breakglass_events (invoker_key, profile, expires_at)
+    WHERE status = 'active';
+CREATE INDEX breakglass_unannounced ON breakglass_events (expires_at, id)
+    WHERE status = 'active' AND expiry_announced = 0;
+"];
+
+const COLUMNS: &str = "id, invoker, profile, reason_code, justification, duration_secs, status, \
+     created_at, updated_at, expires_at, closed_at, closed_by, close_reason, escalated, rule";
+
+/// Break-glass events in a SQLite file: the embedded default for one
+/// machine.
+///
+/// WAL mode, full sync, versioned migrations, the file created with mode
+/// 0600, blocking calls on tokio's blocking pool. An invocation checks the
+/// limits and inserts inside one `BEGIN IMMEDIATE` transaction, so several
+/// processes sharing the file cannot race past a limit.
+#[derive(Debug, Clone)]
+pub struct SqliteBreakGlassStore {
+    db: Database,
+    clock: Arc<dyn Clock>,
+}
+
+fn conversion(col: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, msg.into())
+}
+
+fn row_to_event(row: &Row<'_>) -> rusqlite::Result<BreakGlassEvent> {
+    let code: String = row.get(3)?;
+    let reason_code = parse_reason_code(&code).map_err(|e| conversion(3, e.to_string()))?;
+    let status: String = row.get(6)?;
+    let status = BreakGlassStatus::parse(&status)
+        .ok_or_else(|| conversion(6, format!("unknown status {status:?}")))?;
+    let secs: i64 = row.get(5)?;
+    let closed_at: Option<i64> = row.get(10)?;
+    let escalated: i64 = row.get(13)?;
+    Ok(BreakGlassEvent {
+        id: row.get(0)?,
+        invoker: row.get(1)?,
+        profile: row.get(2)?,
+        reason_code,
+        justification: row.get(4)?,
+        duration: Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
+        status,
+        created_at: timestamp(row.get(7)?)?,
+        updated_at: timestamp(row.get(8)?)?,
+        expires_at: timestamp(row.get(9)?)?,
+        closed_at: closed_at.map(timestamp).transpose()?,
+        closed_by: row.get(11)?,
+        close_reason: row.get(12)?,
+        escalated: escalated != 0,
+        rule: row.get(14)?,
+    })
+}
+
+fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<BreakGlassEvent>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM breakglass_events WHERE id = ?1"),
+        [id],
+        row_to_event,
+    )
+    .optional()
+    .map_err(|e| db_err(e).into())
+}
+
+impl SqliteBreakGlassStore {
+    /// Opens (creating if needed) the database at `path`, on the system
+    /// clock.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        Self::open_with_clock(path, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`open`](Self::open), reading time from `clock`.
+    pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
+        Ok(Self {
+            db: Database::open(path, MIGRATIONS).await?,
+            clock,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+}
+
+#[async_trait]
+impl BreakGlassStore for SqliteBreakGlassStore {
+    async fn invoke(&self, invocation: &Invocation) -> Result<BreakGlassEvent> {
+        let invocation = invocation.clone();
+        let clock = Arc::clone(&self.clock);
+        self.db
+            .call(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(db_err)?;
+                // The clock is read inside the write lock, so events of
+                // racing processes are checked in the order they commit.
+                let now = micro(clock.now());
+                let since = sub(now, invocation.limits.lookback());
+                let recent: Vec<Recent> = {
+                    let mut stmt = tx
+                        .prepare_cached(&format!(
+                            "SELECT {COLUMNS} FROM breakglass_events WHERE profile = ?1 \
+                             AND (created_at > ?2 OR (status = 'active' AND expires_at > ?3))"
+                        ))
+                        .map_err(db_err)?;
+                    stmt.query_map(
+                        params![invocation.new.profile, micros(since), micros(now)],
+                        row_to_event,
+                    )
+                    .map_err(db_err)?
+                    .map(|r| r.map(|e| Recent::from(&e)))
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(db_err)?
+                };
+                let e = invocation.event_at(now, &recent)?;
+                tx.execute(
+                    &format!(
+                        "INSERT INTO breakglass_events ({COLUMNS}, invoker_key) VALUES \
+                         (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, NULL, NULL, NULL, ?10, ?11, ?12)"
+                    ),
+                    params![
+                        e.id,
+                        e.invoker,
+                        e.profile,
+                        e.reason_code.as_str(),
+                        e.justification,
+                        i64::try_from(e.duration.as_secs()).unwrap_or(i64::MAX),
+                        micros(e.created_at),
+                        micros(e.updated_at),
+                        micros(e.expires_at),
+                        i64::from(e.escalated),
+                        e.rule,
+                        normalize_username(&e.invoker),
+                    ],
+                )
+                .map_err(|err| match err.sqlite_error_code() {
+                    Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Conflict {
+                        id: e.id.clone(),
+                        what: "already exists".into(),
+                    },
+                    _ => db_err(err).into(),
+                })?;
+                tx.commit().map_err(db_err)?;
+                Ok(e)
+            })
+            .await
+    }
+
+    async fn get(&self, id: &str) -> Result<BreakGlassEvent> {
+        let id = id.to_owned();
+        let now = self.clock.now();
+        self.db
+            .call(move |conn| {
+                load(conn, &id)?
+                    .map(|e| e.read_at(now))
+                    .ok_or(Error::NotFound { id })
+            })
+            .await
+    }
+
+    async fn close(&self, id: &str, by: &str, reason: &str) -> Result<BreakGlassEvent> {
+        check_close(id, by, reason)?;
+        let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.trim().to_owned());
+        let now = micro(self.clock.now());
+        self.db
+            .call(move |conn| {
+                let changed = conn
+                    .execute(
+                        "UPDATE breakglass_events SET status = 'closed', closed_at = ?2, \
+                         updated_at = ?2, closed_by = ?3, close_reason = ?4 \
+                         WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
+                        params![id, micros(now), by, reason],
+                    )
+                    .map_err(db_err)?;
+                match load(conn, &id)? {
+                    None => Err(Error::NotFound { id }),
+                    Some(e) if changed == 1 => Ok(e.read_at(now)),
+                    Some(e) => Err(not_closable(&e, now)),
+                }
+            })
+            .await
+    }
+
+    async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
+        let after = query.cursor()?;
+        let size = query.page_size();
+        let query = query.clone();
+        let now = self.clock.now();
+        self.db
+            .call(move |conn| {
+                let mut clauses: Vec<&str> = Vec::new();
+                let mut args: Vec<Value> = Vec::new();
+                if let Some(u) = &query.invoker {
+                    clauses.push("invoker = ?");
+                    args.push(Value::Text(u.clone()));
+                }
+                if let Some(p) = &query.profile {
+                    clauses.push("profile = ?");
+                    args.push(Value::Text(p.clone()));
+                }
+                match query.status {
+                    Some(BreakGlassStatus::Active) => {
+                        clauses.push("status = 'active' AND expires_at > ?");
+                        args.push(Value::Integer(micros(now)));
+                    }
+                    Some(BreakGlassStatus::Expired) => {
+                        clauses.push("status = 'active' AND expires_at <= ?");
+                        args.push(Value::Integer(micros(now)));
+                    }
+                    Some(BreakGlassStatus::Closed) => clauses.push("status = 'closed'"),
+                    None => {}
+                }
+                if let Some(to) = query.to {
+                    clauses.push("created_at < ?");
+                    args.push(Value::Integer(micros(to)));
+                }
+                if let Some(from) = query.from {
+                    clauses.push("COALESCE(closed_at, expires_at) > ?");
+                    args.push(Value::Integer(micros(from)));
+                }
+                if let Some(c) = &after {
+                    clauses.push("(created_at < ? OR (created_at = ? AND id < ?))");
+                    args.push(Value::Integer(micros(c.at)));
+                    args.push(Value::Integer(micros(c.at)));
+                    args.push(Value::Text(c.id.clone()));
+                }
+                let filter = if clauses.is_empty() {
+                    String::new()
+                } else {
+                    format!("WHERE {}", clauses.join(" AND "))
+                };
+                args.push(Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)));
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "SELECT {COLUMNS} FROM breakglass_events {filter} \
+                         ORDER BY created_at DESC, id DESC LIMIT ?"
+                    ))
+                    .map_err(db_err)?;
+                let events = stmt
+                    .query_map(params_from_iter(args), row_to_event)
+                    .map_err(db_err)?
+                    .map(|r| r.map(|e| e.read_at(now)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_err)?;
+                Ok(BreakGlassPage::from_parts(sentinel_store::paginate(
+                    events, None, size,
+                )))
+            })
+            .await
+    }
+
+    async fn find_active(&self, invoker: &str, profile: &str) -> Result<Option<BreakGlassEvent>> {
+        let (invoker, profile) = (invoker.to_owned(), profile.to_owned());
+        let now = self.clock.now();
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM breakglass_events WHERE invoker_key = ?1 \
+                         AND profile = ?2 AND status = 'active' AND expires_at > ?3"
+                    ))
+                    .map_err(db_err)?;
+                let found = stmt
+                    .query_map(
+                        params![normalize_username(&invoker), profile, micros(now)],
+                        row_to_event,
+                    )
+                    .map_err(db_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_err)?;
+                Ok(found
+                    .into_iter()
+                    .find(|e| same_user(&e.invoker, &invoker))
+                    .map(|e| e.read_at(now)))
+            })
+            .await
+    }
+
+    async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
+        let now = self.clock.now();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .call(move |conn| {
+                // One statement: of racing sweepers each event goes to one.
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "UPDATE breakglass_events SET expiry_announced = 1 WHERE id IN \
+                         (SELECT id FROM breakglass_events WHERE status = 'active' \
+                          AND expiry_announced = 0 AND expires_at <= ?1 \
+                          ORDER BY expires_at, id LIMIT ?2) RETURNING {COLUMNS}"
+                    ))
+                    .map_err(db_err)?;
+                let mut due = stmt
+                    .query_map(params![micros(now), limit], row_to_event)
+                    .map_err(db_err)?
+                    .map(|r| r.map(|e| e.read_at(now)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_err)?;
+                due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
+                Ok(due)
+            })
+            .await
+    }
+}
