@@ -146,17 +146,24 @@ impl BreakGlassStore for SqliteBreakGlassStore {
                 let since = sub(now, invocation.limits.lookback());
                 let recent: Vec<Recent> = {
                     let mut stmt = tx
-                        .prepare_cached(&format!(
-                            "SELECT {COLUMNS} FROM breakglass_events WHERE profile = ?1 \
-                             AND (created_at > ?2 OR (status = 'active' AND expires_at > ?3))"
-                        ))
+                        .prepare_cached(
+                            "SELECT id, invoker, created_at, COALESCE(closed_at, expires_at) \
+                             FROM breakglass_events WHERE profile = ?1 \
+                             AND (created_at > ?2 OR (status = 'active' AND expires_at > ?3))",
+                        )
                         .map_err(db_err)?;
                     stmt.query_map(
                         params![invocation.new.profile, micros(since), micros(now)],
-                        row_to_event,
+                        |row| {
+                            Ok(Recent {
+                                id: row.get(0)?,
+                                invoker: row.get(1)?,
+                                created_at: timestamp(row.get(2)?)?,
+                                ends_at: timestamp(row.get(3)?)?,
+                            })
+                        },
                     )
                     .map_err(db_err)?
-                    .map(|r| r.map(|e| Recent::from(&e)))
                     .collect::<rusqlite::Result<_>>()
                     .map_err(db_err)?
                 };
