@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
-use sentinel_store::sqlite::{Database, db_err, micros, timestamp};
+use sentinel_store::sqlite::{Database, claim_expired, db_err, micros, timestamp};
 use sentinel_store::{Cursor, paginate};
 
 use crate::error::{Error, Result};
@@ -329,26 +329,19 @@ impl RequestStore for SqliteRequestStore {
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
         let now = self.clock.now();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .call(move |conn| {
-                // One statement: of racing sweepers each request goes to one.
-                let mut stmt = conn
-                    .prepare_cached(&format!(
-                        "UPDATE requests SET expiry_announced = 1 WHERE id IN \
-                         (SELECT id FROM requests WHERE status = 'pending' \
-                          AND expiry_announced = 0 AND expires_at <= ?1 \
-                          ORDER BY expires_at, id LIMIT ?2) RETURNING {COLUMNS}"
-                    ))
-                    .map_err(db_err)?;
-                let mut due = stmt
-                    .query_map(params![micros(now), limit], row_to_request)
-                    .map_err(db_err)?
-                    .map(|r| r.map(|r| r.read_at(now)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_err)?;
+                let mut due = claim_expired(
+                    conn,
+                    "requests",
+                    "pending",
+                    COLUMNS,
+                    now,
+                    limit,
+                    row_to_request,
+                )?;
                 due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-                Ok(due)
+                Ok(due.into_iter().map(|v| v.read_at(now)).collect())
             })
             .await
     }

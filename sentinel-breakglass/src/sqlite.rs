@@ -9,7 +9,7 @@ use rusqlite::{
     OptionalExtension, Row, TransactionBehavior, params, params_from_iter, types::Value,
 };
 use sentinel_approval::{normalize_username, same_user};
-use sentinel_store::sqlite::{Database, db_err, micros, timestamp};
+use sentinel_store::sqlite::{Database, claim_expired, db_err, micros, timestamp};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -333,26 +333,19 @@ impl BreakGlassStore for SqliteBreakGlassStore {
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
         let now = self.clock.now();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .call(move |conn| {
-                // One statement: of racing sweepers each event goes to one.
-                let mut stmt = conn
-                    .prepare_cached(&format!(
-                        "UPDATE breakglass_events SET expiry_announced = 1 WHERE id IN \
-                         (SELECT id FROM breakglass_events WHERE status = 'active' \
-                          AND expiry_announced = 0 AND expires_at <= ?1 \
-                          ORDER BY expires_at, id LIMIT ?2) RETURNING {COLUMNS}"
-                    ))
-                    .map_err(db_err)?;
-                let mut due = stmt
-                    .query_map(params![micros(now), limit], row_to_event)
-                    .map_err(db_err)?
-                    .map(|r| r.map(|e| e.read_at(now)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_err)?;
+                let mut due = claim_expired(
+                    conn,
+                    "breakglass_events",
+                    "active",
+                    COLUMNS,
+                    now,
+                    limit,
+                    row_to_event,
+                )?;
                 due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-                Ok(due)
+                Ok(due.into_iter().map(|v| v.read_at(now)).collect())
             })
             .await
     }

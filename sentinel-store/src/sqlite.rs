@@ -34,6 +34,35 @@ pub fn timestamp(v: i64) -> rusqlite::Result<Timestamp> {
     })
 }
 
+/// Claims up to `limit` rows of `table` whose `status` column is `status`,
+/// whose `expires_at` is at or before `now` and whose `expiry_announced` is
+/// 0, oldest expiry first: one `UPDATE ... RETURNING` statement sets the
+/// mark, so of racing claimers (also in other processes) each row goes to
+/// exactly one. `columns` and `row` read the claimed rows; their order is
+/// not guaranteed, so callers sort them.
+pub fn claim_expired<T>(
+    conn: &Connection,
+    table: &str,
+    status: &str,
+    columns: &str,
+    now: Timestamp,
+    limit: usize,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE {table} SET expiry_announced = 1 WHERE id IN \
+             (SELECT id FROM {table} WHERE status = ?1 AND expiry_announced = 0 \
+              AND expires_at <= ?2 ORDER BY expires_at, id LIMIT ?3) RETURNING {columns}"
+        ))
+        .map_err(db_err)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(rusqlite::params![status, micros(now), limit], row)
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<T>>>().map_err(db_err)
+}
+
 impl Database {
     /// Opens (creating with mode 0600, and its directory, if needed) the file
     /// at `path` and applies `migrations` in order; `PRAGMA user_version`
