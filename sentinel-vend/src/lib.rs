@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod error;
+pub mod identity;
+pub mod log;
+pub mod pipeline;
+pub mod profiles;
+pub mod source_identity;
+pub mod vendor;
+
+pub use error::{Error, Result};
+pub use pipeline::{Caller, Denial, Grant, Issued, Outcome, Pipeline, Target, VendRequest};
+#[cfg(feature = "test-util")]
+pub use vendor::FakeVendor;
+pub use vendor::{AssumeRoleRequest, Credentials, StsVendor, VendError, Vendor};

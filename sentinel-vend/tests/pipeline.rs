@@ -1,0 +1,523 @@
+//! The issuing pipeline against memory stores and the fake vendor: every
+//! path of DESIGN §5 (allow, deny, approval and break-glass overrides,
+//! server-only rules, the kill switch, durations) and fail-closed
+//! behaviour when a store, STS or the log fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sentinel_approval::{
+    AccessRequest, MemoryRequestStore, NewRequest, RequestPage, RequestQuery, RequestStore,
+};
+use sentinel_breakglass::{
+    BreakGlassStore, Invocation, MemoryBreakGlassStore, NewBreakGlass, ReasonCode,
+};
+use sentinel_policy::{MemoryPolicyStore, Mode};
+use sentinel_session::{MemorySessionStore, SessionStore, SessionStoreExt, UserRevocation};
+use sentinel_store::{Clock, ManualClock};
+use sentinel_vend::log::{DecisionLog, verify};
+use sentinel_vend::source_identity::{Marker, SourceIdentity};
+use sentinel_vend::{Caller, FakeVendor, Grant, Outcome, Pipeline, Target, VendError, VendRequest};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/prod-admin";
+
+const POLICY: &str = r"
+version: '1'
+rules:
+  - name: dev-open
+    effect: allow
+    conditions: { profiles: [dev] }
+  - name: prod-needs-approval
+    effect: require_approval
+    conditions: { profiles: [prod], users: [alice] }
+  - name: ops-server-only
+    effect: require_server
+    conditions: { profiles: [ops] }
+    max_server_duration: 30m
+  - name: audit-tracked
+    effect: require_server_session
+    conditions: { profiles: [audit] }
+  - name: nobody-in-vault
+    effect: deny
+    conditions: { profiles: [vault] }
+breakglass:
+  rules:
+    - name: oncall
+      users: [alice]
+      profiles: [vault, prod]
+";
+
+struct World {
+    clock: ManualClock,
+    vendor: FakeVendor,
+    log: DecisionLog,
+    requests: Arc<MemoryRequestStore>,
+    breakglass: Arc<MemoryBreakGlassStore>,
+    sessions: Arc<MemorySessionStore>,
+    pipeline: Pipeline,
+}
+
+fn world() -> World {
+    let clock = sentinel_testkit::test_clock();
+    let policies = MemoryPolicyStore::new();
+    for p in ["dev", "prod", "ops", "audit", "vault"] {
+        policies.put_text(p, POLICY).unwrap();
+    }
+    let vendor = FakeVendor::new();
+    vendor.at(clock.now());
+    let log = DecisionLog::memory();
+    let c: Arc<dyn Clock> = Arc::new(clock.clone());
+    let requests = Arc::new(MemoryRequestStore::with_clock(c.clone()));
+    let breakglass = Arc::new(MemoryBreakGlassStore::with_clock(c.clone()));
+    let sessions = Arc::new(MemorySessionStore::with_clock(c.clone()));
+    let pipeline = Pipeline::new(Arc::new(policies), Arc::new(vendor.clone()), log.clone())
+        .with_requests(requests.clone())
+        .with_breakglass(breakglass.clone())
+        .with_sessions(sessions.clone())
+        .with_clock(c);
+    World {
+        clock,
+        vendor,
+        log,
+        requests,
+        breakglass,
+        sessions,
+        pipeline,
+    }
+}
+
+fn ask(user: &str, profile: &str, mode: Mode) -> VendRequest {
+    VendRequest {
+        caller: Caller {
+            username: user.into(),
+            arn: format!("arn:aws:iam::123456789012:user/{user}"),
+        },
+        profile: profile.into(),
+        mode,
+        duration: None,
+        target: Target::role(ROLE),
+        session_id: None,
+    }
+}
+
+fn log_lines(log: &DecisionLog) -> Vec<serde_json::Value> {
+    let text = log.memory_contents().unwrap();
+    verify(text.as_bytes()).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn allow_stamps_the_person_and_logs_it() {
+    let w = world();
+    let Outcome::Issued(issued) = w
+        .pipeline
+        .vend(&ask("bob", "dev", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("dev is open")
+    };
+    assert_eq!(issued.grant, Grant::Direct);
+    let si = SourceIdentity::parse(&issued.source_identity).unwrap();
+    assert_eq!(si.user(), "bob");
+    assert_eq!(si.marker(), Marker::Direct);
+    let sent = w.vendor.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].source_identity, issued.source_identity);
+    assert_eq!(sent[0].role_arn, ROLE);
+    assert_eq!(sent[0].duration, Duration::from_secs(3600));
+    assert!(sent[0].tags.is_empty());
+    let lines = log_lines(&w.log);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["effect"], "allow");
+    assert_eq!(lines[0]["rule"], "dev-open");
+    assert_eq!(lines[0]["source_identity"], issued.source_identity.as_str());
+    assert_eq!(lines[0]["role_arn"], ROLE);
+    assert!(
+        !lines[0]
+            .to_string()
+            .contains(&issued.credentials.secret_access_key)
+    );
+}
+
+#[tokio::test]
+async fn deny_names_the_rule_and_vends_nothing() {
+    let w = world();
+    let Outcome::Denied(d) = w
+        .pipeline
+        .vend(&ask("bob", "vault", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("vault is closed")
+    };
+    assert_eq!(d.rule.as_deref(), Some("nobody-in-vault"));
+    assert!(w.vendor.requests().is_empty());
+    // No rule matches: the default deny.
+    let Outcome::Denied(d) = w
+        .pipeline
+        .vend(&ask("bob", "prod", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("bob has no prod rule")
+    };
+    assert_eq!(d.rule, None);
+    let lines = log_lines(&w.log);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["effect"], "deny");
+    assert_eq!(lines[0]["rule"], "nobody-in-vault");
+    assert!(lines[0].get("source_identity").is_none());
+}
+
+#[tokio::test]
+async fn require_approval_needs_an_approved_request_in_every_mode() {
+    let w = world();
+    for mode in [Mode::Cli, Mode::CredentialProcess, Mode::Server] {
+        let Outcome::Denied(d) = w.pipeline.vend(&ask("alice", "prod", mode)).await.unwrap() else {
+            panic!("no approval yet in {mode:?}")
+        };
+        assert!(d.hint.unwrap().contains("sentinel request --profile prod"));
+    }
+    let r = AccessRequest::new(
+        NewRequest {
+            requester: "alice".into(),
+            profile: "prod".into(),
+            justification: "deploy hotfix INC-42".into(),
+            duration: Duration::from_secs(2 * 3600),
+        },
+        w.clock.now(),
+    )
+    .unwrap();
+    w.requests.create(&r).await.unwrap();
+    assert!(matches!(
+        w.pipeline
+            .vend(&ask("alice", "prod", Mode::Cli))
+            .await
+            .unwrap(),
+        Outcome::Denied(_)
+    ));
+    w.requests.approve(&r.id, "bob", None).await.unwrap();
+    w.clock.advance(Duration::from_secs(30 * 60));
+    let Outcome::Issued(issued) = w
+        .pipeline
+        .vend(&ask("alice", "prod", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("approved")
+    };
+    assert_eq!(issued.grant, Grant::Approval(r.id.clone()));
+    let si = SourceIdentity::parse(&issued.source_identity).unwrap();
+    assert!(si.marker().is_approval(&r.id));
+    // The window started at approval: 1h30m of the 2h are left; asked 1h.
+    assert_eq!(issued.duration, Duration::from_secs(3600));
+    let lines = log_lines(&w.log);
+    let last = lines.last().unwrap();
+    assert_eq!(last["approval_id"], r.id.as_str());
+    assert_eq!(last["effect"], "allow");
+    // Past the window: refused again.
+    w.clock.advance(Duration::from_secs(90 * 60));
+    assert!(matches!(
+        w.pipeline
+            .vend(&ask("alice", "prod", Mode::Cli))
+            .await
+            .unwrap(),
+        Outcome::Denied(_)
+    ));
+}
+
+#[tokio::test]
+async fn breakglass_overrides_deny_until_closed() {
+    let w = world();
+    let e = w
+        .breakglass
+        .invoke(&Invocation::unchecked(
+            NewBreakGlass {
+                invoker: "alice".into(),
+                profile: "vault".into(),
+                reason_code: ReasonCode::Incident,
+                justification: "vault sealed itself, unsealing by hand".into(),
+                duration: Duration::from_secs(40 * 60),
+            },
+            sentinel_breakglass::RateLimits::none(),
+        ))
+        .await
+        .unwrap();
+    let Outcome::Issued(issued) = w
+        .pipeline
+        .vend(&ask("alice", "vault", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("break-glass is active")
+    };
+    assert_eq!(issued.grant, Grant::BreakGlass(e.id.clone()));
+    assert!(
+        SourceIdentity::parse(&issued.source_identity)
+            .unwrap()
+            .marker()
+            .is_break_glass(&e.id)
+    );
+    assert_eq!(
+        issued.duration,
+        Duration::from_secs(40 * 60),
+        "capped at the event's end"
+    );
+    // bob has no break-glass rule: his own event would not count.
+    assert!(matches!(
+        w.pipeline
+            .vend(&ask("bob", "vault", Mode::Cli))
+            .await
+            .unwrap(),
+        Outcome::Denied(_)
+    ));
+    // Less than 15 minutes left: refused rather than outlived.
+    w.clock.advance(Duration::from_secs(30 * 60));
+    let Outcome::Denied(d) = w
+        .pipeline
+        .vend(&ask("alice", "vault", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("too little time left")
+    };
+    assert!(d.reason.contains("15 minutes"), "{}", d.reason);
+    w.breakglass
+        .close(&e.id, "security", "resolved")
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.pipeline
+            .vend(&ask("alice", "vault", Mode::Cli))
+            .await
+            .unwrap(),
+        Outcome::Denied(_)
+    ));
+    assert_eq!(log_lines(&w.log)[0]["breakglass_id"], e.id.as_str());
+}
+
+#[tokio::test]
+async fn server_only_rules_and_session_tracking() {
+    let w = world();
+    let Outcome::Denied(d) = w
+        .pipeline
+        .vend(&ask("bob", "ops", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("ops is server-only")
+    };
+    assert!(d.hint.unwrap().contains("--server"));
+    let mut server = ask("bob", "ops", Mode::Server);
+    server.duration = Some(Duration::from_secs(3 * 3600));
+    let Outcome::Issued(issued) = w.pipeline.vend(&server).await.unwrap() else {
+        panic!("server mode")
+    };
+    assert_eq!(
+        issued.duration,
+        Duration::from_secs(30 * 60),
+        "max_server_duration"
+    );
+
+    // require_server_session: server mode alone is not enough.
+    assert!(matches!(
+        w.pipeline
+            .vend(&ask("bob", "audit", Mode::Server))
+            .await
+            .unwrap(),
+        Outcome::Denied(_)
+    ));
+    let caller = ask("bob", "audit", Mode::Server).caller;
+    let session = w
+        .pipeline
+        .start_session(&caller, "audit", "laptop-1", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let mut tracked = ask("bob", "audit", Mode::Server);
+    tracked.session_id = Some(session.id.clone());
+    let Outcome::Issued(_) = w.pipeline.vend(&tracked).await.unwrap() else {
+        panic!("tracked")
+    };
+    let sent = w.vendor.requests();
+    assert_eq!(
+        sent.last().unwrap().tags,
+        vec![("SentinelSessionID".to_owned(), session.id.clone())]
+    );
+    assert_eq!(w.sessions.get(&session.id).await.unwrap().request_count, 1);
+
+    // Revoking the session ends it at the next request.
+    w.sessions
+        .revoke(&session.id, "security", "laptop stolen")
+        .await
+        .unwrap();
+    let Outcome::Denied(d) = w.pipeline.vend(&tracked).await.unwrap() else {
+        panic!("revoked")
+    };
+    assert!(d.reason.contains("revoked"), "{}", d.reason);
+}
+
+#[tokio::test]
+async fn kill_switch_denies_new_credentials() {
+    let w = world();
+    let r = UserRevocation::new(
+        "bob",
+        None,
+        "security",
+        "account compromised",
+        w.clock.now(),
+        None,
+    )
+    .unwrap();
+    w.sessions.revoke_user(&r).await.unwrap();
+    let Outcome::Denied(d) = w
+        .pipeline
+        .vend(&ask("bob", "dev", Mode::Cli))
+        .await
+        .unwrap()
+    else {
+        panic!("bob is revoked")
+    };
+    assert!(d.reason.contains("revoked"), "{}", d.reason);
+    assert!(w.vendor.requests().is_empty());
+    assert!(matches!(
+        w.pipeline
+            .vend(&ask("carol", "dev", Mode::Cli))
+            .await
+            .unwrap(),
+        Outcome::Issued(_)
+    ));
+}
+
+#[tokio::test]
+async fn durations_follow_the_sts_limits() {
+    let w = world();
+    let mut short = ask("bob", "dev", Mode::Cli);
+    short.duration = Some(Duration::from_secs(60));
+    let Outcome::Issued(i) = w.pipeline.vend(&short).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(i.duration, Duration::from_secs(900));
+    let mut chained = ask("bob", "dev", Mode::Cli);
+    chained.duration = Some(Duration::from_secs(4 * 3600));
+    chained.target.role_chaining = true;
+    let Outcome::Issued(i) = w.pipeline.vend(&chained).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(i.duration, Duration::from_secs(3600));
+    let mut defaulted = ask("bob", "dev", Mode::Cli);
+    defaulted.target.default_duration = Some(Duration::from_secs(2 * 3600));
+    let Outcome::Issued(i) = w.pipeline.vend(&defaulted).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(i.duration, Duration::from_secs(2 * 3600));
+}
+
+/// A request store whose every call fails.
+#[derive(Debug)]
+struct BrokenRequests;
+
+#[async_trait]
+impl RequestStore for BrokenRequests {
+    async fn create(&self, _: &AccessRequest) -> sentinel_approval::Result<()> {
+        Err(broken())
+    }
+    async fn get(&self, _: &str) -> sentinel_approval::Result<AccessRequest> {
+        Err(broken())
+    }
+    async fn approve(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+    ) -> sentinel_approval::Result<AccessRequest> {
+        Err(broken())
+    }
+    async fn deny(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+    ) -> sentinel_approval::Result<AccessRequest> {
+        Err(broken())
+    }
+    async fn cancel(&self, _: &str, _: &str) -> sentinel_approval::Result<AccessRequest> {
+        Err(broken())
+    }
+    async fn list(&self, _: &RequestQuery) -> sentinel_approval::Result<RequestPage> {
+        Err(broken())
+    }
+    async fn find_approved(
+        &self,
+        _: &str,
+        _: &str,
+        _: jiff::Timestamp,
+    ) -> sentinel_approval::Result<Option<AccessRequest>> {
+        Err(broken())
+    }
+    async fn claim_expired(&self, _: usize) -> sentinel_approval::Result<Vec<AccessRequest>> {
+        Err(broken())
+    }
+}
+
+fn broken() -> sentinel_approval::Error {
+    sentinel_approval::Error::Backend {
+        backend: "test",
+        source: Arc::new(std::io::Error::other("disk on fire")),
+    }
+}
+
+#[tokio::test]
+async fn failures_fail_closed() {
+    let w = world();
+    // A store error while looking for an approval: an error, never an allow.
+    let p = w.pipeline.clone().with_requests(Arc::new(BrokenRequests));
+    assert!(p.vend(&ask("alice", "prod", Mode::Cli)).await.is_err());
+    assert!(w.vendor.requests().is_empty());
+    // No policy for the profile.
+    assert!(
+        w.pipeline
+            .vend(&ask("bob", "nope", Mode::Cli))
+            .await
+            .is_err()
+    );
+    // STS fails.
+    w.vendor.fail_with(Some(VendError::Throttled {
+        role_arn: ROLE.into(),
+    }));
+    let err = w
+        .pipeline
+        .vend(&ask("bob", "dev", Mode::Cli))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("throttling"), "{err}");
+    w.vendor.fail_with(None);
+    let effects: Vec<String> = log_lines(&w.log)
+        .iter()
+        .map(|l| l["effect"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(effects, ["error", "error", "error"]);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn no_credentials_without_a_log_line() {
+    let w = world();
+    let log = DecisionLog::open_file("/dev/full").unwrap();
+    let p = Pipeline::new(
+        {
+            let s = MemoryPolicyStore::new();
+            s.put_text("dev", POLICY).unwrap();
+            Arc::new(s)
+        },
+        Arc::new(w.vendor.clone()),
+        log,
+    );
+    let err = p.vend(&ask("bob", "dev", Mode::Cli)).await.unwrap_err();
+    assert!(matches!(err, sentinel_vend::Error::Log(_)), "{err}");
+}
