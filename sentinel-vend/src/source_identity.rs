@@ -330,7 +330,7 @@ fn is_valid_user(user: &str) -> bool {
 /// module docs for the format).
 ///
 /// Construct with [`SourceIdentity::new`] or [`SourceIdentity::generate`],
-/// print with `Display` / [`SourceIdentity::to_string`], read back with
+/// print with `Display` / `to_string()`, read back with
 /// [`SourceIdentity::parse`] / `FromStr`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SourceIdentity {

@@ -2,6 +2,7 @@
 //! backend and the credential output formats.
 
 use std::fmt;
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
