@@ -6,11 +6,14 @@ pub mod identity;
 pub mod log;
 pub mod pipeline;
 pub mod profiles;
+pub mod server;
 pub mod source_identity;
 pub mod vendor;
 
 pub use error::{Error, Result};
-pub use pipeline::{Caller, Denial, Grant, Issued, Outcome, Pipeline, Target, VendRequest};
+pub use pipeline::{
+    Authorization, Caller, Denial, Grant, Granted, Issued, Outcome, Pipeline, Target, VendRequest,
+};
 #[cfg(feature = "test-util")]
 pub use vendor::FakeVendor;
 pub use vendor::{AssumeRoleRequest, Credentials, StsVendor, VendError, Vendor};

@@ -164,6 +164,32 @@ pub struct Pipeline {
     clock: Arc<dyn Clock>,
 }
 
+/// What [`Pipeline::authorize`] found.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Authorization {
+    /// Credentials may be issued.
+    Granted(Granted),
+    /// A refusal (already logged).
+    Denied(Denial),
+}
+
+/// A grant, ready for [`Pipeline::issue`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Granted {
+    /// The policy decision (before any override).
+    pub decision: Decision,
+    /// What allows it.
+    pub grant: Grant,
+    /// When the grant ends (approval window, break-glass expiry), if it is
+    /// an override.
+    pub grant_end: Option<Timestamp>,
+    request_id: RequestId,
+    at: Timestamp,
+    policy_source: String,
+}
+
 /// The result of looking for an override.
 enum Override {
     None(Option<String>),
@@ -259,6 +285,19 @@ impl Pipeline {
     /// likewise issues nothing. Every decision is logged; when the log
     /// cannot be written no credentials are returned.
     pub async fn vend(&self, req: &VendRequest) -> Result<Outcome> {
+        match self.authorize(req).await? {
+            Authorization::Granted(granted) => self.issue(req, granted).await,
+            Authorization::Denied(denial) => Ok(Outcome::Denied(denial)),
+        }
+    }
+
+    /// The decision half of [`vend`](Self::vend): policy, overrides, the
+    /// kill switch and the server session, without calling STS. Refusals
+    /// and failures are logged here; a grant is logged when
+    /// [`issue`](Self::issue) issues. The credential server calls this on
+    /// every request and serves cached credentials when it may, so a
+    /// revocation or a policy change takes effect at the next request.
+    pub async fn authorize(&self, req: &VendRequest) -> Result<Authorization> {
         let now = self.clock.now();
         let ctx = LogContext {
             req,
@@ -276,10 +315,17 @@ impl Pipeline {
         };
         let decision = decide(&policy, req, now, self.sessions.is_some());
         match self.grant(&policy, &decision, req, now).await {
-            Ok(Ok(grant)) => self.issue(&ctx, decision, grant, req, now).await,
+            Ok(Ok((grant, grant_end))) => Ok(Authorization::Granted(Granted {
+                decision,
+                grant,
+                grant_end,
+                request_id: ctx.request_id,
+                at: now,
+                policy_source: ctx.policy_source,
+            })),
             Ok(Err(denial)) => {
                 self.log.write(&ctx.denied(&decision, &denial)).await?;
-                Ok(Outcome::Denied(denial))
+                Ok(Authorization::Denied(denial))
             }
             Err(e) => {
                 self.log.write(&ctx.error(&e)).await?;
@@ -314,7 +360,19 @@ impl Pipeline {
                 }));
             }
             if let Some(id) = &req.session_id {
-                match sessions.touch(id).await {
+                // A read: cached credentials are served without a write.
+                let seen = sessions.get(id).await.and_then(|s| {
+                    if s.is_active(now) {
+                        Ok(s)
+                    } else {
+                        Err(sentinel_session::Error::InvalidTransition {
+                            id: s.id,
+                            from: s.status,
+                            action: "used",
+                        })
+                    }
+                });
+                match seen {
                     Ok(_) => {}
                     Err(sentinel_session::Error::InvalidTransition { from, .. }) => {
                         return Ok(Err(Denial {
@@ -390,14 +448,46 @@ impl Pipeline {
         Ok(Override::None(hint))
     }
 
-    async fn issue(
-        &self,
-        ctx: &LogContext<'_>,
-        decision: Decision,
-        (grant, grant_end): (Grant, Option<Timestamp>),
-        req: &VendRequest,
-        now: Timestamp,
-    ) -> Result<Outcome> {
+    /// The vending half of [`vend`](Self::vend): asks STS for the granted
+    /// credentials and logs the issue (no log line, no credentials). A
+    /// tracked session is touched first (its request count counts issues),
+    /// so a session revoked since [`authorize`](Self::authorize) is refused.
+    pub async fn issue(&self, req: &VendRequest, granted: Granted) -> Result<Outcome> {
+        let Granted {
+            decision,
+            grant,
+            grant_end,
+            request_id,
+            at: now,
+            policy_source,
+        } = granted;
+        let ctx = &LogContext {
+            req,
+            request_id,
+            at: now,
+            policy_source,
+        };
+        if let (Some(sessions), Some(id)) = (&self.sessions, &req.session_id) {
+            // Counts the issue; fails if the session was revoked since the
+            // check.
+            match sessions.touch(id).await {
+                Ok(_) => {}
+                Err(sentinel_session::Error::InvalidTransition { from, .. }) => {
+                    let denial = Denial {
+                        reason: format!("server session {id} is {from}"),
+                        rule: None,
+                        hint: Some("start a new `sentinel exec --server` session".into()),
+                    };
+                    self.log.write(&ctx.denied(&decision, &denial)).await?;
+                    return Ok(Outcome::Denied(denial));
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    self.log.write(&ctx.error(&e)).await?;
+                    return Err(e);
+                }
+            }
+        }
         let duration = match effective_duration(req, &decision, grant_end, now) {
             Ok(d) => d,
             Err(denial) => {

@@ -1,0 +1,491 @@
+//! The credential HTTP service (DESIGN §6): an axum [`Router`] that serves
+//! container credentials (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) through the
+//! pipeline, re-checking policy and revocation on every request.
+//!
+//! The identity of the caller comes from an [`Authenticator`]: on a laptop
+//! ([`LocalAuthenticator`]) a random token in `Authorization` and a loopback
+//! `Host`, with the caller fixed when the server started; the Lambda TVM
+//! plugs in its API Gateway authorizer context instead. Where a profile's
+//! role lives comes from [`Targets`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::Timestamp;
+use sentinel_policy::{Mode, PolicyStore};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::error::Error;
+use crate::pipeline::{Authorization, Caller, Grant, Outcome, Pipeline, Target, VendRequest};
+use crate::vendor::Credentials;
+
+/// SDKs refresh container credentials this long before they expire; a
+/// cached credential with less left is never served.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
+
+/// Why a request was refused before the pipeline ran.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No or a wrong token.
+    #[error("missing or wrong authorization token")]
+    BadToken,
+    /// A `Host` header that is not this server (DNS rebinding).
+    #[error("Host {0:?} is not this credential server")]
+    BadHost(String),
+    /// The frontend could not establish who is calling.
+    #[error("{0}")]
+    Unidentified(String),
+}
+
+/// Establishes who is calling, from a trusted source only.
+#[async_trait]
+pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
+    /// The caller of the request with these parts, or why it is refused
+    /// (HTTP 403, no credentials).
+    async fn authenticate(&self, parts: &Parts) -> Result<Caller, AuthError>;
+}
+
+/// The local server's check (`sentinel exec --server`): the `Authorization`
+/// header must equal the random token handed to the child process
+/// (compared in constant time), and `Host` must name this server on a
+/// loopback name (`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`), which
+/// defeats DNS rebinding. The caller is the one identified at startup.
+pub struct LocalAuthenticator {
+    token: String,
+    hosts: [String; 3],
+    caller: Caller,
+}
+
+impl fmt::Debug for LocalAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalAuthenticator")
+            .field("token", &"<redacted>")
+            .field("hosts", &self.hosts)
+            .field("caller", &self.caller)
+            .finish()
+    }
+}
+
+impl LocalAuthenticator {
+    /// Accepts `token` for `caller` on `port`.
+    pub fn new(token: impl Into<String>, port: u16, caller: Caller) -> Self {
+        Self {
+            token: token.into(),
+            hosts: [
+                format!("127.0.0.1:{port}"),
+                format!("localhost:{port}"),
+                format!("[::1]:{port}"),
+            ],
+            caller,
+        }
+    }
+}
+
+/// A fresh token for [`LocalAuthenticator`]: 256 random bits in hex.
+pub fn new_token() -> Result<String, Error> {
+    Ok(format!(
+        "{}{}",
+        sentinel_store::new_id()?,
+        sentinel_store::new_id()?
+    ))
+}
+
+#[async_trait]
+impl Authenticator for LocalAuthenticator {
+    async fn authenticate(&self, parts: &Parts) -> Result<Caller, AuthError> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        if !self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            return Err(AuthError::BadHost(host.chars().take(100).collect()));
+        }
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if !bool::from(given.ct_eq(self.token.as_bytes())) || given.is_empty() {
+            return Err(AuthError::BadToken);
+        }
+        Ok(self.caller.clone())
+    }
+}
+
+/// Where each profile's role lives.
+#[async_trait]
+pub trait Targets: Send + Sync + fmt::Debug + 'static {
+    /// The role behind `profile`; `None` when the profile is not served.
+    async fn target(&self, profile: &str) -> Result<Option<Target>, Error>;
+    /// The profiles served (for `GET /profiles`).
+    async fn profiles(&self) -> Result<Vec<String>, Error>;
+}
+
+/// A fixed set of profiles (the local server serves the one it was started
+/// for, read from `~/.aws/config`).
+#[derive(Debug, Clone, Default)]
+pub struct FixedTargets(BTreeMap<String, Target>);
+
+impl FixedTargets {
+    /// Serves `profile` with `target`.
+    #[must_use]
+    pub fn with(mut self, profile: impl Into<String>, target: Target) -> Self {
+        self.0.insert(profile.into(), target);
+        self
+    }
+}
+
+#[async_trait]
+impl Targets for FixedTargets {
+    async fn target(&self, profile: &str) -> Result<Option<Target>, Error> {
+        Ok(self.0.get(profile).cloned())
+    }
+    async fn profiles(&self) -> Result<Vec<String>, Error> {
+        Ok(self.0.keys().cloned().collect())
+    }
+}
+
+/// The policy's `profiles` section (the TVM has no `~/.aws/config`).
+#[derive(Debug, Clone)]
+pub struct PolicyTargets(pub Arc<dyn PolicyStore>);
+
+#[async_trait]
+impl Targets for PolicyTargets {
+    async fn target(&self, profile: &str) -> Result<Option<Target>, Error> {
+        let policy = match self.0.get(profile).await {
+            Ok(p) => p,
+            Err(sentinel_policy::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(policy.profile(profile).map(|p| Target {
+            role_arn: p.role_arn.clone(),
+            external_id: p.external_id.clone(),
+            default_duration: p.duration.map(|d| d.get()),
+            role_chaining: true,
+            mfa: None,
+        }))
+    }
+    async fn profiles(&self) -> Result<Vec<String>, Error> {
+        Ok(self.0.list().await?)
+    }
+}
+
+/// How the service behaves.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ServiceConfig {
+    /// Serve only this profile; requests need not name it (the local
+    /// server). `None`: every request names its `profile` (the TVM).
+    pub profile: Option<String>,
+    /// The tracked server session all requests belong to.
+    pub session_id: Option<String>,
+    /// Credential lifetime asked for when a request names none.
+    pub duration: Option<Duration>,
+}
+
+/// The credential service: pipeline, authenticator, targets and a cache.
+#[derive(Debug)]
+pub struct CredentialService {
+    pipeline: Pipeline,
+    auth: Arc<dyn Authenticator>,
+    targets: Arc<dyn Targets>,
+    config: ServiceConfig,
+    cache: Mutex<HashMap<CacheKey, Credentials>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    user: String,
+    profile: String,
+    role_arn: String,
+    grant: String,
+    duration: Option<Duration>,
+}
+
+impl CredentialService {
+    /// A service vending through `pipeline`.
+    pub fn new(
+        pipeline: Pipeline,
+        auth: Arc<dyn Authenticator>,
+        targets: Arc<dyn Targets>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            pipeline,
+            auth,
+            targets,
+            config,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The axum router: `GET|POST /` (query `profile`, `duration` like
+    /// `1h` or seconds) answers container credentials, `GET /profiles`
+    /// lists the profiles. Errors are JSON `{"code", "message"}`.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/", get(credentials).post(credentials))
+            .route("/profiles", get(profiles))
+            .with_state(self)
+    }
+
+    fn cached(&self, key: &CacheKey, now: Timestamp) -> Option<Credentials> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match cache.get(key) {
+            Some(c) if c.remaining(now) > REFRESH_MARGIN => Some(c.clone()),
+            Some(_) => {
+                cache.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remember(&self, key: CacheKey, c: &Credentials) {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, c.clone());
+    }
+
+    /// Answers one request.
+    async fn serve(&self, parts: &Parts, q: CredentialsQuery) -> Result<String, ApiError> {
+        let caller = self
+            .auth
+            .authenticate(parts)
+            .await
+            .map_err(ApiError::auth)?;
+        let profile = match (&self.config.profile, q.profile) {
+            (Some(fixed), Some(asked)) if *fixed != asked => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "wrong_profile",
+                    format!("this server serves profile \"{fixed}\" only"),
+                ));
+            }
+            (Some(fixed), _) => fixed.clone(),
+            (None, Some(asked)) => asked,
+            (None, None) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "missing_profile",
+                    "name the profile: ?profile=NAME",
+                ));
+            }
+        };
+        let duration = match q.duration.as_deref() {
+            None => self.config.duration,
+            Some(d) => Some(parse_duration(d).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_duration",
+                    format!("duration {d:?} is not a duration; use seconds or e.g. 1h, 30m"),
+                )
+            })?),
+        };
+        let target = self
+            .targets
+            .target(&profile)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_profile",
+                    format!("profile \"{profile}\" is not served here"),
+                )
+            })?;
+        let req = VendRequest {
+            caller,
+            profile,
+            mode: Mode::Server,
+            duration,
+            target,
+            session_id: self.config.session_id.clone(),
+        };
+        let granted = match self
+            .pipeline
+            .authorize(&req)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Authorization::Granted(g) => g,
+            Authorization::Denied(d) => return Err(ApiError::denied(&d)),
+        };
+        let now = Timestamp::now();
+        let key = CacheKey {
+            user: req.caller.username.clone(),
+            profile: req.profile.clone(),
+            role_arn: req.target.role_arn.clone(),
+            grant: match &granted.grant {
+                Grant::Direct => "direct".into(),
+                Grant::Approval(id) => format!("approval:{id}"),
+                Grant::BreakGlass(id) => format!("breakglass:{id}"),
+            },
+            duration,
+        };
+        let creds = match self.cached(&key, now) {
+            Some(c) => c,
+            None => match self
+                .pipeline
+                .issue(&req, granted)
+                .await
+                .map_err(ApiError::internal)?
+            {
+                Outcome::Issued(issued) => {
+                    self.remember(key, &issued.credentials);
+                    issued.credentials
+                }
+                Outcome::Denied(d) => return Err(ApiError::denied(&d)),
+            },
+        };
+        creds
+            .to_container_json(now)
+            .map_err(|e| ApiError::internal(Error::from(e)))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CredentialsQuery {
+    profile: Option<String>,
+    duration: Option<String>,
+}
+
+/// Seconds (`3600`) or a duration with units (`1h`, `30m`, `1h30m`).
+fn parse_duration(s: &str) -> Option<Duration> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let span: jiff::Span = s.parse().ok()?;
+    let signed = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .ok()?;
+    Duration::try_from(signed).ok().filter(|d| !d.is_zero())
+}
+
+async fn credentials(
+    State(svc): State<Arc<CredentialService>>,
+    parts: Parts,
+    Query(q): Query<CredentialsQuery>,
+) -> Response {
+    match svc.serve(&parts, q).await {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn profiles(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Response {
+    if let Err(e) = svc.auth.authenticate(&parts).await {
+        return ApiError::auth(e).into_response();
+    }
+    match svc.targets.profiles().await {
+        Ok(list) => json_response(
+            StatusCode::OK,
+            serde_json::json!({ "profiles": list }).to_string(),
+        ),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (status, headers, body).into_response()
+}
+
+/// A JSON error body: a stable `code` and a `message` a person can act on.
+#[derive(Debug, Serialize)]
+struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            rule: None,
+            hint: None,
+        }
+    }
+
+    fn auth(e: AuthError) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+    }
+
+    fn denied(d: &crate::pipeline::Denial) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "denied",
+            message: d.reason.clone(),
+            rule: d.rule.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+
+    fn internal(e: Error) -> Self {
+        let (status, code) = match &e {
+            Error::Vend(_) => (StatusCode::BAD_GATEWAY, "sts_failed"),
+            Error::Policy(sentinel_policy::Error::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, "no_policy")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_string(&self).unwrap_or_else(|_| {
+            r#"{"code":"internal","message":"could not encode the error"}"#.to_owned()
+        });
+        json_response(self.status, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("0s"), None);
+    }
+
+    #[test]
+    fn tokens_are_long_and_random() {
+        let a = new_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, new_token().unwrap());
+    }
+}

@@ -1,0 +1,197 @@
+//! The credential HTTP service on a real loopback port: token and Host
+//! checks, per-request policy and revocation checks, the cache and its
+//! refresh margin.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sentinel_policy::MemoryPolicyStore;
+use sentinel_session::{MemorySessionStore, SessionStore};
+use sentinel_vend::log::DecisionLog;
+use sentinel_vend::server::{
+    CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
+};
+use sentinel_vend::{Caller, FakeVendor, Pipeline, Target};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/ops";
+const ALLOW: &str = "version: '1'\nrules:\n  - name: ops-server\n    effect: require_server\n    conditions: { profiles: [ops] }\n";
+const DENY: &str = "version: '1'\nrules:\n  - name: ops-closed\n    effect: deny\n    conditions: { profiles: [ops] }\n";
+
+struct Server {
+    url: String,
+    port: u16,
+    token: String,
+    vendor: FakeVendor,
+    policies: MemoryPolicyStore,
+    sessions: Arc<MemorySessionStore>,
+    session_id: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(duration: Option<Duration>) -> Server {
+    let policies = MemoryPolicyStore::new();
+    policies.put_text("ops", ALLOW).unwrap();
+    let vendor = FakeVendor::new();
+    let sessions = Arc::new(MemorySessionStore::new());
+    let caller = Caller {
+        username: "alice".into(),
+        arn: "arn:aws:iam::123456789012:user/alice".into(),
+    };
+    let pipeline = Pipeline::new(
+        Arc::new(policies.clone()),
+        Arc::new(vendor.clone()),
+        DecisionLog::memory(),
+    )
+    .with_sessions(sessions.clone());
+    let session = pipeline
+        .start_session(&caller, "ops", "test", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let token = new_token().unwrap();
+    let mut config = ServiceConfig::default();
+    config.profile = Some("ops".into());
+    config.session_id = Some(session.id.clone());
+    config.duration = duration;
+    let service = Arc::new(CredentialService::new(
+        pipeline,
+        Arc::new(LocalAuthenticator::new(&token, port, caller)),
+        Arc::new(FixedTargets::default().with("ops", Target::role(ROLE))),
+        config,
+    ));
+    let router = service.router();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Server {
+        url: format!("http://127.0.0.1:{port}/"),
+        port,
+        token,
+        vendor,
+        policies,
+        sessions,
+        session_id: session.id,
+        task,
+    }
+}
+
+async fn get(s: &Server, token: Option<&str>, host: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().get(&s.url);
+    if let Some(t) = token {
+        req = req.header("Authorization", t);
+    }
+    if let Some(h) = host {
+        req = req.header("Host", h);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    (status, body)
+}
+
+#[tokio::test]
+async fn refuses_without_the_token_or_from_a_foreign_host() {
+    let s = start(None).await;
+    for (token, host) in [
+        (None, None),
+        (Some("wrong"), None),
+        (Some(""), None),
+        (Some(s.token.as_str()), Some("evil.example.com".to_owned())),
+        (
+            Some(s.token.as_str()),
+            Some(format!("127.0.0.1:{}", s.port + 1)),
+        ),
+    ] {
+        let (status, body) = get(&s, token, host.as_deref()).await;
+        assert_eq!(status, 403, "{token:?} {host:?}: {body}");
+        assert_eq!(body["code"], "forbidden");
+        assert!(body.get("AccessKeyId").is_none());
+    }
+    assert!(s.vendor.requests().is_empty());
+    // localhost and the right token: served.
+    let (status, body) = get(&s, Some(&s.token), Some(&format!("localhost:{}", s.port))).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn serves_cached_credentials_but_checks_every_request() {
+    let s = start(None).await;
+    let (status, first) = get(&s, Some(&s.token), None).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(first["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert!(first["Token"].is_string() && first["Expiration"].is_string());
+    let (_, second) = get(&s, Some(&s.token), None).await;
+    assert_eq!(first, second, "served from the cache");
+    assert_eq!(s.vendor.requests().len(), 1);
+    assert_eq!(
+        s.vendor.requests()[0].tags,
+        vec![("SentinelSessionID".to_owned(), s.session_id.clone())]
+    );
+
+    // A policy change takes effect at the next request, cache or not.
+    s.policies.put_text("ops", DENY).unwrap();
+    let (status, body) = get(&s, Some(&s.token), None).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["code"], "denied");
+    assert_eq!(body["rule"], "ops-closed");
+    s.policies.put_text("ops", ALLOW).unwrap();
+    assert_eq!(get(&s, Some(&s.token), None).await.0, 200);
+
+    // So does a revocation.
+    s.sessions
+        .revoke(&s.session_id, "security", "laptop lost")
+        .await
+        .unwrap();
+    let (status, body) = get(&s, Some(&s.token), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("revoked"));
+    assert!(body.get("AccessKeyId").is_none());
+}
+
+#[tokio::test]
+async fn never_serves_credentials_inside_the_refresh_margin() {
+    // 15-minute credentials are never more than the margin away from
+    // expiring: every request vends afresh.
+    let s = start(Some(Duration::from_secs(900))).await;
+    for _ in 0..3 {
+        assert_eq!(get(&s, Some(&s.token), None).await.0, 200);
+    }
+    assert_eq!(s.vendor.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let s = start(None).await;
+    let client = reqwest::Client::new();
+    for (query, code) in [
+        ("?profile=prod", "wrong_profile"),
+        ("?duration=soon", "bad_duration"),
+    ] {
+        let resp = client
+            .get(format!("{}{query}", s.url))
+            .header("Authorization", &s.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], code);
+    }
+    let resp = client
+        .get(format!("{}profiles", s.url))
+        .header("Authorization", &s.token)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["profiles"], serde_json::json!(["ops"]));
+}
