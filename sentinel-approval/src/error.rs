@@ -12,7 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No access request with that id.
-    #[error("no access request \"{id}\"; list requests with `sentinel requests`")]
+    #[error("no access request \"{id}\"; list requests with `sentinel list`")]
     NotFound {
         /// The id looked up.
         id: String,

@@ -120,7 +120,9 @@ pub struct AccessRequest {
     pub profile: String,
     /// Why (trimmed, 10–500 characters).
     pub justification: String,
-    /// How long access lasts once approved (whole seconds, at most 8 h).
+    /// How long access lasts once approved (whole seconds, at most 8 h;
+    /// serialized as seconds).
+    #[serde(with = "sentinel_store::secs")]
     pub duration: Duration,
     /// State as of the read (a pending request past `expires_at` reads as expired).
     pub status: RequestStatus,

@@ -108,7 +108,7 @@ pub struct BreakGlassEvent {
     /// Why, in words.
     pub justification: String,
     /// How long access was granted for.
-    #[serde(with = "secs")]
+    #[serde(with = "sentinel_store::secs")]
     pub duration: Duration,
     /// Where it is (as of the read).
     pub status: BreakGlassStatus,
@@ -129,19 +129,6 @@ pub struct BreakGlassEvent {
     pub escalated: bool,
     /// The break-glass rule that allowed it.
     pub rule: Option<String>,
-}
-
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
-    }
 }
 
 /// Timestamps are kept to the microsecond, as every backend stores them.

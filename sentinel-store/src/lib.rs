@@ -7,6 +7,7 @@ mod clock;
 pub mod dynamodb;
 mod error;
 mod page;
+pub mod secs;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
