@@ -1,0 +1,112 @@
+//! The local credential server with cached credentials, over loopback
+//! HTTP with a keep-alive client (as SDKs use it): each request runs the
+//! token and Host checks, loads the policy (file store behind the cache),
+//! evaluates it, checks the user kill switch and the server session in
+//! SQLite, and answers from the credential cache.
+//!
+//! Run with `cargo bench -p sentinel-vend --features test-util --bench server`.
+//! Besides Criterion's estimate it prints p50/p99 over 20,000 requests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sentinel_policy::{Cached, FilePolicyStore};
+use sentinel_session::SqliteSessionStore;
+use sentinel_vend::log::DecisionLog;
+use sentinel_vend::server::{
+    CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
+};
+use sentinel_vend::{Caller, FakeVendor, Pipeline, Target};
+
+const POLICY: &str = "version: '1'\nrules:\n  - name: ops-server\n    effect: require_server_session\n    conditions: { profiles: [ops], users: [alice] }\n";
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
+    let (url, token) = rt.block_on(async {
+        let sessions = Arc::new(
+            SqliteSessionStore::open(dir.path().join("sessions.db"))
+                .await
+                .unwrap(),
+        );
+        let policy = Arc::new(Cached::new(
+            FilePolicyStore::new(dir.path().join("policy.yaml")),
+            Duration::from_secs(5),
+        ));
+        let caller = Caller {
+            username: "alice".into(),
+            arn: "arn:aws:iam::123456789012:user/alice".into(),
+        };
+        let log = DecisionLog::open_file(dir.path().join("decisions.jsonl")).unwrap();
+        let pipeline =
+            Pipeline::new(policy, Arc::new(FakeVendor::new()), log).with_sessions(sessions);
+        let session = pipeline
+            .start_session(&caller, "ops", "bench", Duration::from_secs(8 * 3600))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let token = new_token().unwrap();
+        let mut config = ServiceConfig::default();
+        config.profile = Some("ops".into());
+        config.session_id = Some(session.id);
+        let service = Arc::new(CredentialService::new(
+            pipeline,
+            Arc::new(LocalAuthenticator::new(&token, port, caller)),
+            Arc::new(
+                FixedTargets::default()
+                    .with("ops", Target::role("arn:aws:iam::123456789012:role/ops")),
+            ),
+            config,
+        ));
+        let router = service.router();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (format!("http://127.0.0.1:{port}/"), token)
+    });
+    let client = reqwest::Client::new();
+    let fetch = || async {
+        let resp = client
+            .get(&url)
+            .header("Authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.bytes().await.unwrap()
+    };
+    // Warm the credential and policy caches.
+    rt.block_on(fetch());
+
+    let mut samples: Vec<Duration> = rt.block_on(async {
+        let mut v = Vec::with_capacity(20_000);
+        for _ in 0..20_000 {
+            let t = Instant::now();
+            fetch().await;
+            v.push(t.elapsed());
+        }
+        v
+    });
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
+    println!(
+        "local server, cached credentials, 20000 requests: p50 {:?}  p99 {:?}  max {:?}",
+        pct(0.50),
+        pct(0.99),
+        samples.last().unwrap()
+    );
+
+    c.bench_function("local_server_cached_request", |b| {
+        b.to_async(&rt).iter(fetch);
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
