@@ -1,0 +1,307 @@
+//! `sentinel request|list|check|approve|deny|cancel`: access requests.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use jiff::Timestamp;
+use sentinel_approval::{
+    AccessRequest, Error, NewRequest, RequestQuery, RequestStatus, auto_approve, check_approver,
+    check_request,
+};
+
+use crate::context::{Context, Requests};
+use crate::output::{self, CliError, CliResult, Record, Table};
+
+/// `sentinel request`
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// AWS profile to request access to.
+    #[arg(long)]
+    profile: String,
+    /// Why you need access (10–500 characters).
+    #[arg(long)]
+    justification: String,
+    /// Length of the access window once approved, e.g. `1h`, `30m` (at most 8h).
+    #[arg(long, value_parser = super::parse_duration, default_value = "1h")]
+    duration: Duration,
+    /// Print the request as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+const STATUSES: &str = "pending, approved, denied, cancelled, expired";
+
+/// `sentinel list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only requests with this status.
+    #[arg(long, value_parser = super::one_of(RequestStatus::parse, STATUSES))]
+    status: Option<RequestStatus>,
+    /// Only requests by this user.
+    #[arg(long)]
+    requester: Option<String>,
+    /// Only requests for this profile.
+    #[arg(long)]
+    profile: Option<String>,
+    /// At most this many requests (newest first).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sentinel check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Request id.
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sentinel approve` / `sentinel deny`
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// Request id.
+    id: String,
+    /// A comment for the requester.
+    #[arg(long)]
+    comment: Option<String>,
+    /// Print the request as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sentinel cancel`
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Request id.
+    id: String,
+    /// Print the request as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Maps a request-store or rule error to an exit code and a hint.
+fn fail(e: Error) -> CliError {
+    match e {
+        Error::SelfApproval { .. } => CliError::denied(e),
+        Error::Forbidden { .. } => CliError::denied(e),
+        Error::NotFound { id } => CliError::error(format!("no access request \"{id}\""))
+            .hint("list requests with `sentinel list`"),
+        Error::InvalidTransition { .. } => {
+            CliError::error(e).hint("see the request with `sentinel check ID`")
+        }
+        Error::Invalid { field, .. } => {
+            let flag = match field {
+                "justification" => "--justification",
+                "duration" => "--duration",
+                "comment" => "--comment",
+                "profile" => "--profile",
+                _ => "",
+            };
+            let err = CliError::error(e);
+            if flag.is_empty() {
+                err
+            } else {
+                err.hint(format!("fix {flag} and try again"))
+            }
+        }
+        other => CliError::error(other)
+            .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
+    }
+}
+
+fn show(r: &AccessRequest, json: bool) -> CliResult<()> {
+    if json {
+        return output::print_json(r);
+    }
+    let now = Timestamp::now();
+    let window = r.access_window().map(|(start, end)| {
+        format!(
+            "{} .. {}",
+            output::short_time(start),
+            output::time(end, now)
+        )
+    });
+    let record = Record::new()
+        .field("id", &r.id)
+        .field("status", r.status_at(now))
+        .field("requester", &r.requester)
+        .field("profile", &r.profile)
+        .field("duration", output::duration(r.duration))
+        .field("justification", &r.justification)
+        .field("created", output::time(r.created_at, now))
+        .opt(
+            "pending until",
+            (r.status_at(now) == RequestStatus::Pending).then(|| output::time(r.expires_at, now)),
+        )
+        .opt("decided by", r.approver.as_deref())
+        .opt("comment", r.approver_comment.as_deref())
+        .opt("approved", r.approved_at.map(|t| output::time(t, now)))
+        .opt("access window", window);
+    output::print(&record.render())
+}
+
+/// `sentinel request`
+pub async fn request(ctx: &Context, args: &RequestArgs) -> CliResult {
+    let user = ctx.user().await?;
+    let policy = ctx.policy(&args.profile).await?;
+    let approvals = policy.document().approvals.clone().unwrap_or_default();
+    check_request(&approvals, &args.profile, args.duration).map_err(fail)?;
+    let now = Timestamp::now();
+    let new = AccessRequest::new(
+        NewRequest {
+            requester: user.clone(),
+            profile: args.profile.clone(),
+            justification: args.justification.clone(),
+            duration: args.duration,
+        },
+        now,
+    )
+    .map_err(fail)?;
+    let requests = ctx.requests().await?;
+    requests.store.create(&new).await.map_err(fail)?;
+    let mut result = new;
+    if let Some(rule) = auto_approve(&approvals, &args.profile, &user, args.duration, now) {
+        result = requests
+            .store
+            .approve(
+                &result.id,
+                &format!("auto-approve:{}", rule.name),
+                Some(&format!(
+                    "approved automatically by approval rule \"{}\"",
+                    rule.name
+                )),
+            )
+            .await
+            .map_err(fail)?;
+    }
+    requests.sweep().await;
+    show(&result, args.json)?;
+    if !args.json && result.status == RequestStatus::Pending {
+        let who = sentinel_approval::applicable_rule(&approvals, &args.profile)
+            .filter(|r| !r.approvers.is_empty())
+            .map(|r| format!(" ({})", r.approvers.join(", ")))
+            .unwrap_or_default();
+        eprintln!(
+            "sentinel: ask an approver{who} to run `sentinel approve {}`",
+            result.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel list`
+pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
+    let requests = ctx.requests().await?;
+    let limit = args.limit as usize;
+    let mut query = RequestQuery::all().limit(limit.min(100));
+    query.requester.clone_from(&args.requester);
+    query.status = args.status;
+    query.profile.clone_from(&args.profile);
+    let mut all = Vec::new();
+    loop {
+        let page = requests.store.list(&query).await.map_err(fail)?;
+        all.extend(page.requests);
+        match page.next_page_token {
+            Some(t) if all.len() < limit => query = query.after(Some(t)),
+            _ => break,
+        }
+    }
+    all.truncate(limit);
+    if args.json {
+        output::print_json(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        eprintln!("sentinel: no access requests match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = Timestamp::now();
+    let mut table = Table::new(&[
+        "ID",
+        "STATUS",
+        "REQUESTER",
+        "PROFILE",
+        "DURATION",
+        "CREATED",
+        "DECIDED BY",
+    ]);
+    for r in &all {
+        table.row(vec![
+            r.id.clone(),
+            r.status_at(now).to_string(),
+            r.requester.clone(),
+            r.profile.clone(),
+            output::duration(r.duration),
+            output::short_time(r.created_at),
+            r.approver.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    output::print(&table.render())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel check`
+pub async fn check(ctx: &Context, args: &CheckArgs) -> CliResult {
+    let requests = ctx.requests().await?;
+    let r = requests.store.get(&args.id).await.map_err(fail)?;
+    show(&r, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the request and checks that the caller may decide it under the
+/// policy of its profile.
+async fn decidable(ctx: &Context, requests: &Requests, id: &str) -> CliResult<String> {
+    let user = ctx.user().await?;
+    let r = requests.store.get(id).await.map_err(fail)?;
+    if sentinel_approval::same_user(&user, &r.requester) {
+        return Err(fail(Error::SelfApproval { user }));
+    }
+    let policy = ctx.policy(&r.profile).await?;
+    let approvals = policy.document().approvals.clone().unwrap_or_default();
+    check_approver(&approvals, &r.profile, &user, &r.requester).map_err(fail)?;
+    Ok(user)
+}
+
+/// `sentinel approve`
+pub async fn approve(ctx: &Context, args: &DecideArgs) -> CliResult {
+    let requests = ctx.requests().await?;
+    let user = decidable(ctx, &requests, &args.id).await?;
+    let r = requests
+        .store
+        .approve(&args.id, &user, args.comment.as_deref())
+        .await
+        .map_err(fail)?;
+    requests.sweep().await;
+    show(&r, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel deny`
+pub async fn deny(ctx: &Context, args: &DecideArgs) -> CliResult {
+    let requests = ctx.requests().await?;
+    let user = decidable(ctx, &requests, &args.id).await?;
+    let r = requests
+        .store
+        .deny(&args.id, &user, args.comment.as_deref())
+        .await
+        .map_err(fail)?;
+    requests.sweep().await;
+    show(&r, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel cancel`
+pub async fn cancel(ctx: &Context, args: &CancelArgs) -> CliResult {
+    let user = ctx.user().await?;
+    let requests = ctx.requests().await?;
+    let r = requests.store.cancel(&args.id, &user).await.map_err(fail)?;
+    requests.sweep().await;
+    show(&r, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}

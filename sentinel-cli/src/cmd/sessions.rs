@@ -1,0 +1,209 @@
+//! `sentinel server-sessions|server-session|server-revoke`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use jiff::Timestamp;
+use sentinel_session::{
+    Error, ServerSession, SessionQuery, SessionStatus, SessionStoreExt, UserRevocation,
+};
+
+use crate::context::Context;
+use crate::output::{self, CliError, CliResult, Record, Table};
+
+const STATUSES: &str = "active, revoked, expired";
+
+/// `sentinel server-sessions`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only sessions of this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only sessions with this status.
+    #[arg(long, value_parser = super::one_of(SessionStatus::parse, STATUSES))]
+    status: Option<SessionStatus>,
+    /// Only sessions for this profile.
+    #[arg(long)]
+    profile: Option<String>,
+    /// At most this many sessions (newest first).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sentinel server-session`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Session id.
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sentinel server-revoke ID --reason R` or
+/// `sentinel server-revoke --user U [--profile P] --reason R`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["id", "user"]))]
+pub struct RevokeArgs {
+    /// Session id to revoke.
+    #[arg(conflicts_with_all = ["user", "profile"])]
+    id: Option<String>,
+    /// Revoke every session of this user and refuse new ones (kill switch).
+    #[arg(long)]
+    user: Option<String>,
+    /// With --user: only this profile.
+    #[arg(long, requires = "user")]
+    profile: Option<String>,
+    /// Why (recorded with the revocation).
+    #[arg(long)]
+    reason: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn fail(e: Error) -> CliError {
+    match e {
+        Error::NotFound { id } => CliError::error(format!("no server session \"{id}\""))
+            .hint("list sessions with `sentinel server-sessions`"),
+        Error::InvalidTransition { .. } => {
+            CliError::error(e).hint("see the session with `sentinel server-session ID`")
+        }
+        Error::Invalid { .. } => CliError::error(e),
+        other => CliError::error(other)
+            .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
+    }
+}
+
+fn show(s: &ServerSession, json: bool) -> CliResult<()> {
+    if json {
+        return output::print_json(s);
+    }
+    let now = Timestamp::now();
+    let record = Record::new()
+        .field("id", &s.id)
+        .field("status", s.status_at(now))
+        .field("user", &s.user)
+        .field("profile", &s.profile)
+        .field("server instance", &s.server_instance_id)
+        .opt("source identity", s.source_identity.as_deref())
+        .field("started", output::time(s.started_at, now))
+        .field("last access", output::time(s.last_access_at, now))
+        .field("expires", output::time(s.expires_at, now))
+        .field("requests", s.request_count)
+        .opt("revoked by", s.revoked_by.as_deref())
+        .opt("revoke reason", s.revoked_reason.as_deref());
+    output::print(&record.render())
+}
+
+/// `sentinel server-sessions`
+pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
+    let store = ctx.sessions().await?;
+    let limit = args.limit as usize;
+    let mut query = SessionQuery::all().limit(limit.min(100));
+    query.user.clone_from(&args.user);
+    query.status = args.status;
+    query.profile.clone_from(&args.profile);
+    let mut all = Vec::new();
+    loop {
+        let page = store.list(&query).await.map_err(fail)?;
+        all.extend(page.sessions);
+        match page.next_page_token {
+            Some(t) if all.len() < limit => query = query.after(Some(t)),
+            _ => break,
+        }
+    }
+    all.truncate(limit);
+    if args.json {
+        output::print_json(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        eprintln!("sentinel: no server sessions match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = Timestamp::now();
+    let mut table = Table::new(&[
+        "ID",
+        "STATUS",
+        "USER",
+        "PROFILE",
+        "STARTED",
+        "LAST ACCESS",
+        "REQUESTS",
+    ]);
+    for s in &all {
+        table.row(vec![
+            s.id.clone(),
+            s.status_at(now).to_string(),
+            s.user.clone(),
+            s.profile.clone(),
+            output::short_time(s.started_at),
+            output::short_time(s.last_access_at),
+            s.request_count.to_string(),
+        ]);
+    }
+    output::print(&table.render())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel server-session`
+pub async fn show_one(ctx: &Context, args: &ShowArgs) -> CliResult {
+    let store = ctx.sessions().await?;
+    let s = store.get(&args.id).await.map_err(fail)?;
+    show(&s, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel server-revoke`
+pub async fn revoke(ctx: &Context, args: &RevokeArgs) -> CliResult {
+    let by = ctx.user().await?;
+    let store = ctx.sessions().await?;
+    match (&args.id, &args.user) {
+        (Some(id), _) => {
+            let s = store.revoke(id, &by, &args.reason).await.map_err(fail)?;
+            show(&s, args.json)?;
+        }
+        (None, Some(user)) => {
+            let revocation = UserRevocation::new(
+                user,
+                args.profile.as_deref(),
+                &by,
+                &args.reason,
+                Timestamp::now(),
+                None,
+            )
+            .map_err(fail)?;
+            let report = store.revoke_user(&revocation).await.map_err(fail)?;
+            if args.json {
+                output::print_json(&serde_json::json!({
+                    "revocation": report.revocation,
+                    "revoked_sessions": report.revoked,
+                }))?;
+            } else {
+                let scope = args
+                    .profile
+                    .as_deref()
+                    .map(|p| format!(" on profile \"{p}\""))
+                    .unwrap_or_default();
+                let n = report.revoked.len();
+                let mut text = format!(
+                    "revoked {n} session{} of \"{user}\"{scope}; new sessions are refused until the revocation is lifted\n",
+                    if n == 1 { "" } else { "s" }
+                );
+                for id in &report.revoked {
+                    text.push_str(&format!("  {id}\n"));
+                }
+                output::print(&text)?;
+            }
+        }
+        (None, None) => {
+            return Err(CliError::error("say what to revoke: a session ID or --user USER")
+                .hint("sentinel server-revoke ID --reason R, or sentinel server-revoke --user U --reason R"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

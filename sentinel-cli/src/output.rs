@@ -1,0 +1,297 @@
+//! Everything the user sees: exit codes, error reports, tables, records,
+//! times and JSON.
+
+use std::fmt::{self, Write as _};
+use std::io::{self, Write as _};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use sentinel_policy::PolicyDuration;
+use serde::Serialize;
+
+/// Exit code: something went wrong (bad arguments, configuration, a store or AWS error).
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code: the request was understood and refused (policy denies, not an
+/// approver, self-approval, rate limited, break-glass already active).
+pub const EXIT_DENIED: u8 = 2;
+
+/// The exit codes as shown at the end of `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success (for `policy test`: the policy allows)
+  1  error: bad arguments, configuration, store or AWS failure
+  2  denied: the policy, an approval rule, a break-glass rule or a rate
+     limit refused (e.g. approving your own request)";
+
+/// Whether a failure is a refusal or an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Exit 1.
+    Error,
+    /// Exit 2.
+    Denied,
+}
+
+/// A failure to report: one line of message and an optional hint line.
+#[derive(Debug, Clone)]
+pub struct CliError {
+    kind: Kind,
+    message: String,
+    hint: Option<String>,
+}
+
+/// Result of a command.
+pub type CliResult<T = ExitCode> = Result<T, CliError>;
+
+impl CliError {
+    /// An error (exit 1).
+    pub fn error(message: impl fmt::Display) -> Self {
+        Self {
+            kind: Kind::Error,
+            message: message.to_string(),
+            hint: None,
+        }
+    }
+
+    /// A refusal (exit 2).
+    pub fn denied(message: impl fmt::Display) -> Self {
+        Self {
+            kind: Kind::Denied,
+            message: message.to_string(),
+            hint: None,
+        }
+    }
+
+    /// Adds (or replaces) the hint line.
+    #[must_use]
+    pub fn hint(mut self, hint: impl fmt::Display) -> Self {
+        self.hint = Some(hint.to_string());
+        self
+    }
+
+    /// Writes the report to stderr and returns the exit code.
+    pub fn report(&self) -> ExitCode {
+        let mut err = io::stderr().lock();
+        // Keep it to one line each: messages from stores may carry newlines.
+        let _ = writeln!(err, "sentinel: {}", one_line(&self.message));
+        if let Some(h) = &self.hint {
+            let _ = writeln!(err, "hint: {}", one_line(h));
+        }
+        ExitCode::from(match self.kind {
+            Kind::Error => EXIT_ERROR,
+            Kind::Denied => EXIT_DENIED,
+        })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A warning on stderr that never changes the exit code.
+pub fn warn(message: impl fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "sentinel: warning: {message}");
+}
+
+/// Writes `text` to stdout. A closed pipe (`sentinel list | head`) ends the
+/// process quietly with exit 0, as the reader got what it wanted.
+pub fn print(text: &str) -> CliResult<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(CliError::error(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+/// Prints a value as pretty JSON followed by a newline.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::error(format!("cannot encode JSON output: {e}")))?;
+    text.push('\n');
+    print(&text)
+}
+
+/// A time as RFC 3339 UTC with a relative hint, e.g.
+/// `2026-03-02T09:00:00Z (in 59m)`.
+pub fn time(t: Timestamp, now: Timestamp) -> String {
+    let exact = t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let delta = t.duration_since(now);
+    let secs = delta.as_secs();
+    if secs.abs() < 5 {
+        return format!("{exact} (now)");
+    }
+    let span = coarse(SignedDuration::from_secs(secs.abs()));
+    if secs > 0 {
+        format!("{exact} (in {span})")
+    } else {
+        format!("{exact} ({span} ago)")
+    }
+}
+
+/// A short time for table cells: RFC 3339 UTC to the minute.
+pub fn short_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+/// At most two units, e.g. `3h12m`, `2d4h`, `45s`.
+fn coarse(d: SignedDuration) -> String {
+    let s = d.as_secs().unsigned_abs();
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h{m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d{h}h"),
+    }
+}
+
+/// A duration the way policies write it (`1h30m`).
+pub fn duration(d: Duration) -> String {
+    PolicyDuration::new(d).to_string()
+}
+
+/// An aligned table: a header row and data rows, columns separated by two
+/// spaces, the last column not padded.
+#[derive(Debug, Default)]
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: &[&'static str]) -> Self {
+        Self {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (cells beyond the header count are ignored).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Renders the table with a trailing newline.
+    pub fn render(&self) -> String {
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let headers: Vec<String> = self.headers.iter().map(|h| (*h).to_owned()).collect();
+        for row in std::iter::once(&headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, w) in widths.iter().enumerate() {
+                let cell = row.get(i).map_or("", String::as_str);
+                let cell = clean(cell);
+                if i + 1 == n {
+                    line.push_str(&cell);
+                } else {
+                    let pad = w.saturating_sub(cell.chars().count());
+                    let _ = write!(line, "{cell}{}  ", " ".repeat(pad));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A `key: value` block for one record, keys aligned.
+#[derive(Debug, Default)]
+pub struct Record {
+    fields: Vec<(&'static str, String)>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a field.
+    #[must_use]
+    pub fn field(mut self, key: &'static str, value: impl fmt::Display) -> Self {
+        self.fields.push((key, value.to_string()));
+        self
+    }
+
+    /// Adds a field when `value` is present.
+    #[must_use]
+    pub fn opt(self, key: &'static str, value: Option<impl fmt::Display>) -> Self {
+        match value {
+            Some(v) => self.field(key, v),
+            None => self,
+        }
+    }
+
+    /// Renders the block with a trailing newline.
+    pub fn render(&self) -> String {
+        let width = self
+            .fields
+            .iter()
+            .map(|(k, _)| k.len() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut out = String::new();
+        for (k, v) in &self.fields {
+            let key = format!("{k}:");
+            let _ = writeln!(out, "{key:<width$} {}", clean(v));
+        }
+        out
+    }
+}
+
+/// Stored text shown in a terminal: control characters (including escape
+/// sequences and newlines) become spaces so a record cannot repaint the
+/// screen or forge lines.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let mut t = Table::new(&["ID", "STATUS", "NOTE"]);
+        t.row(vec!["abc".into(), "pending".into(), "x".into()]);
+        t.row(vec!["a".into(), "ok".into(), "long note".into()]);
+        assert_eq!(
+            t.render(),
+            "ID   STATUS   NOTE\nabc  pending  x\na    ok       long note\n"
+        );
+    }
+
+    #[test]
+    fn records_align_and_clean() {
+        let r = Record::new()
+            .field("id", "x")
+            .field("status", "a\u{1b}[2Jb");
+        assert_eq!(r.render(), "id:     x\nstatus: a [2Jb\n");
+    }
+
+    #[test]
+    fn relative_times() {
+        let now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let later: Timestamp = "2026-03-02T10:30:00Z".parse().unwrap();
+        assert_eq!(time(later, now), "2026-03-02T10:30:00Z (in 1h30m)");
+        assert_eq!(time(now, later), "2026-03-02T09:00:00Z (1h30m ago)");
+        assert_eq!(time(now, now), "2026-03-02T09:00:00Z (now)");
+        let days: Timestamp = "2026-03-05T12:00:00Z".parse().unwrap();
+        assert_eq!(time(days, now), "2026-03-05T12:00:00Z (in 3d3h)");
+    }
+}

@@ -1,0 +1,404 @@
+//! Argument errors, help and exit codes: no AWS needed. Usage errors exit 1
+//! (never clap's 2, which means "denied" here) and print clap's message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::Home;
+use predicates::prelude::*;
+
+/// Runs `sentinel ARGS` and expects a usage error: exit 1, a message on
+/// stderr containing `needle`, nothing on stdout.
+fn usage_error(args: &[&str], needle: &str) {
+    let home = Home::new();
+    home.cmd()
+        .args(args)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(needle));
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let home = Home::new();
+    for args in [
+        &["--help"][..],
+        &["approve", "--help"],
+        &["policy", "test", "--help"],
+    ] {
+        home.cmd()
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Exit codes:"))
+            .stdout(predicate::str::contains("2  denied"));
+    }
+    home.cmd()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sentinel"));
+}
+
+#[test]
+fn no_or_unknown_subcommand() {
+    usage_error(&[], "Usage:");
+    usage_error(&["frobnicate"], "unrecognized subcommand");
+    usage_error(&["policy"], "Usage:");
+    usage_error(&["policy", "lint"], "unrecognized subcommand");
+}
+
+#[test]
+fn request_commands_need_their_arguments() {
+    usage_error(
+        &["request", "--justification", "x".repeat(20).as_str()],
+        "--profile",
+    );
+    usage_error(&["request", "--profile", "prod"], "--justification");
+    for cmd in ["check", "approve", "deny", "cancel"] {
+        usage_error(&[cmd], "<ID>");
+    }
+    usage_error(
+        &["approve", "abc", "--user", "bob"],
+        "unexpected argument '--user'",
+    );
+    usage_error(&["approve", "abc", "--comment"], "--comment");
+}
+
+#[test]
+fn bad_durations_are_usage_errors() {
+    for d in ["10", "soon", "0s", "-1h", "1mo"] {
+        let flag = format!("--duration={d}");
+        usage_error(
+            &[
+                "request",
+                "--profile",
+                "prod",
+                "--justification",
+                "long enough justification",
+                &flag,
+            ],
+            "invalid value",
+        );
+        usage_error(
+            &[
+                "breakglass",
+                "--profile",
+                "prod",
+                "--reason-code",
+                "incident",
+                "--justification",
+                "long enough justification text",
+                &flag,
+            ],
+            "--duration",
+        );
+    }
+}
+
+#[test]
+fn bad_status_values_are_usage_errors() {
+    usage_error(&["list", "--status", "bogus"], "is not one of pending");
+    usage_error(
+        &["breakglass-list", "--status", "pending"],
+        "is not one of active",
+    );
+    usage_error(
+        &["server-sessions", "--status", "open"],
+        "is not one of active",
+    );
+    usage_error(&["list", "--limit", "0"], "--limit");
+    usage_error(&["list", "--limit", "many"], "--limit");
+}
+
+#[test]
+fn breakglass_arguments() {
+    let ok_just = "the primary database is down, failing over";
+    usage_error(
+        &[
+            "breakglass",
+            "--profile",
+            "prod",
+            "--justification",
+            ok_just,
+        ],
+        "--reason-code",
+    );
+    usage_error(
+        &[
+            "breakglass",
+            "--profile",
+            "prod",
+            "--reason-code",
+            "panic",
+            "--justification",
+            ok_just,
+        ],
+        "is not one of incident",
+    );
+    usage_error(
+        &[
+            "breakglass",
+            "--reason-code",
+            "incident",
+            "--justification",
+            ok_just,
+        ],
+        "--profile",
+    );
+    usage_error(
+        &[
+            "breakglass",
+            "--profile",
+            "prod",
+            "--reason-code",
+            "incident",
+        ],
+        "--justification",
+    );
+    usage_error(&["breakglass-check"], "<ID>");
+    usage_error(&["breakglass-close", "abc"], "--reason");
+    usage_error(&["breakglass-close", "--reason", "done"], "<ID>");
+    usage_error(&["breakglass-list", "--since", "yesterday"], "invalid time");
+    usage_error(
+        &["breakglass-list", "--until", "2026-13-01"],
+        "invalid time",
+    );
+}
+
+#[test]
+fn session_arguments() {
+    usage_error(&["server-session"], "<ID>");
+    usage_error(&["server-revoke", "abc"], "--reason");
+    usage_error(&["server-revoke", "--reason", "lost laptop"], "required");
+    usage_error(
+        &["server-revoke", "abc", "--user", "alice", "--reason", "x"],
+        "cannot be used with",
+    );
+    usage_error(
+        &["server-revoke", "abc", "--profile", "prod", "--reason", "x"],
+        "cannot be used with",
+    );
+    usage_error(
+        &["server-revoke", "--profile", "prod", "--reason", "x"],
+        "required",
+    );
+}
+
+#[test]
+fn policy_and_completion_arguments() {
+    usage_error(&["policy", "validate"], "<FILE>");
+    usage_error(&["policy", "test", "--profile", "prod"], "--user");
+    usage_error(&["policy", "test", "--user", "alice"], "--profile");
+    usage_error(
+        &[
+            "policy",
+            "test",
+            "--user",
+            "a",
+            "--profile",
+            "p",
+            "--mode",
+            "web",
+        ],
+        "is not one of cli, server, credential_process",
+    );
+    usage_error(
+        &[
+            "policy",
+            "test",
+            "--user",
+            "a",
+            "--profile",
+            "p",
+            "--at",
+            "tomorrow",
+        ],
+        "RFC 3339",
+    );
+    usage_error(&["completions"], "<SHELL>");
+    usage_error(&["completions", "powershell"], "invalid value");
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let home = Home::new();
+    for shell in ["bash", "zsh", "fish"] {
+        home.cmd()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("breakglass-close"));
+    }
+}
+
+#[test]
+fn config_errors_name_the_problem() {
+    let home = Home::new();
+    home.write_config("policy = \"/etc/p.yaml\"\nstaet = \"sqlite\"\n");
+    home.cmd()
+        .arg("config")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("sentinel.toml:2:1"))
+        .stderr(predicate::str::contains("staet"))
+        .stderr(predicate::str::contains("hint: known keys"));
+
+    let home = Home::new();
+    home.cmd()
+        .args(["--state", "postgres", "list"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "sentinel: unknown state backend \"postgres\"",
+        ));
+    home.cmd()
+        .args(["--policy", "ssm:policies", "config"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ssm:/sentinel/policies"));
+}
+
+#[test]
+fn bad_notification_settings_are_errors() {
+    let home = Home::new();
+    home.cmd()
+        .arg("list")
+        .env("SENTINEL_WEBHOOK_URL", "ftp://hooks.example.com/x")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("webhook"))
+        .stderr(predicate::str::contains("hint: "));
+    home.cmd()
+        .arg("list")
+        .env("SENTINEL_WEBHOOK_SECRET", "s3cret")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no webhook URL"))
+        .stderr(predicate::str::contains("s3cret").not());
+}
+
+#[test]
+fn config_precedence_flags_env_file() {
+    let home = Home::new();
+    home.write_config(
+        "policy = \"/from/file.yaml\"\nstate = \"dynamodb\"\nrequest_table = \"file-requests\"\nwebhook_url = \"https://hooks.example.com/x\"\nwebhook_secret = \"s3cret\"\n",
+    );
+    let out = home.cmd().args(["config", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let c = common::json(&out);
+    assert_eq!(c["policy"]["path"], "/from/file.yaml");
+    assert_eq!(c["state"]["kind"], "dynamodb");
+    assert_eq!(c["state"]["request_table"], "file-requests");
+    assert_eq!(c["state"]["session_table"], "sentinel-sessions");
+    assert_eq!(c["notify"]["webhook_url"], "https://hooks.example.com/x");
+    assert_eq!(c["webhook_secret_set"], true);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+
+    let out = home
+        .cmd()
+        .args(["config", "--json"])
+        .env("SENTINEL_POLICY", "ssm:/team/policies")
+        .env("SENTINEL_REQUEST_TABLE", "env-requests")
+        .env("SENTINEL_STATE", "sqlite:/from/env")
+        .output()
+        .unwrap();
+    let c = common::json(&out);
+    assert_eq!(c["policy"]["kind"], "ssm");
+    assert_eq!(c["policy"]["root"], "/team/policies");
+    assert_eq!(c["state"]["dir"], "/from/env");
+
+    let out = home
+        .cmd()
+        .args([
+            "--policy",
+            "/from/flag.yaml",
+            "--state",
+            "dynamodb",
+            "config",
+            "--json",
+        ])
+        .env("SENTINEL_POLICY", "ssm:/team/policies")
+        .env("SENTINEL_REQUEST_TABLE", "env-requests")
+        .output()
+        .unwrap();
+    let c = common::json(&out);
+    assert_eq!(c["policy"]["path"], "/from/flag.yaml");
+    assert_eq!(c["state"]["request_table"], "env-requests");
+
+    // Defaults come from the XDG variables, never the real home.
+    let fresh = Home::new();
+    let c = common::json(&fresh.cmd().args(["config", "--json"]).output().unwrap());
+    assert_eq!(
+        c["policy"]["path"],
+        fresh.path("config/sentinel/policy.yaml").to_str().unwrap()
+    );
+    assert_eq!(c["state"]["dir"], fresh.data_dir().to_str().unwrap());
+    assert_eq!(
+        c["log"],
+        fresh
+            .path("state/sentinel/decisions.jsonl")
+            .to_str()
+            .unwrap()
+    );
+}
+
+#[test]
+fn listings_work_offline_on_empty_sqlite_state() {
+    let home = Home::new();
+    for cmd in ["list", "breakglass-list", "server-sessions"] {
+        home.cmd()
+            .args([cmd, "--json"])
+            .assert()
+            .success()
+            .stdout("[]\n");
+        home.cmd()
+            .arg(cmd)
+            .assert()
+            .success()
+            .stdout("")
+            .stderr(predicate::str::contains("no "));
+    }
+    assert!(home.data_dir().join("requests.db").exists());
+    assert!(home.data_dir().join("breakglass.db").exists());
+    assert!(home.data_dir().join("sessions.db").exists());
+    home.cmd()
+        .args(["check", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no access request \"nope\""))
+        .stderr(predicate::str::contains(
+            "hint: list requests with `sentinel list`",
+        ));
+    home.cmd()
+        .args(["breakglass-check", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no break-glass event \"nope\""));
+    home.cmd()
+        .args(["server-session", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no server session \"nope\""));
+}
+
+#[test]
+fn identity_failure_is_a_short_error() {
+    // Credentials present but the endpoint is a closed port: STS fails.
+    let home = Home::new();
+    home.write_policy("version: '1'\nrules: []\n");
+    let out = home
+        .cmd()
+        .args(["approve", "abc"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    assert!(err.starts_with("sentinel: "), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+    assert!(err.lines().count() <= 2, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -1,0 +1,158 @@
+//! Shared helpers for the `sentinel` binary tests: an isolated home per
+//! test (XDG dirs in a temp dir) and, for the end-to-end tests, IAM users
+//! in the AWS emulator created with the real `aws` CLI.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// An isolated environment: HOME and XDG_* inside a temp dir.
+pub struct Home {
+    pub dir: TempDir,
+    /// Emulator URL when the test talks to AWS.
+    pub endpoint: Option<String>,
+}
+
+/// Credentials of an IAM user created in the emulator.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// IAM user name.
+    pub iam_name: String,
+    /// Policy username Sentinel derives from the ARN.
+    pub name: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            endpoint: None,
+        }
+    }
+
+    pub fn with_endpoint(endpoint: String) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            endpoint: Some(endpoint),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.path("config/sentinel")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.path("data/sentinel")
+    }
+
+    /// Writes the default policy file ($XDG_CONFIG_HOME/sentinel/policy.yaml).
+    pub fn write_policy(&self, yaml: &str) -> PathBuf {
+        let p = self.config_dir().join("policy.yaml");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, yaml).unwrap();
+        p
+    }
+
+    /// Writes $XDG_CONFIG_HOME/sentinel/sentinel.toml.
+    pub fn write_config(&self, toml: &str) {
+        std::fs::create_dir_all(self.config_dir()).unwrap();
+        std::fs::write(self.config_dir().join("sentinel.toml"), toml).unwrap();
+    }
+
+    /// `sentinel` with a clean environment pointing into this home; no AWS
+    /// credentials unless [`Home::as_user`] adds them.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("sentinel").unwrap();
+        c.env_clear()
+            .env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("AWS_CONFIG_FILE", self.path("aws/config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("aws/credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "us-east-1");
+        // Nothing in these tests may reach a real endpoint: without an
+        // emulator, AWS calls go to a closed local port.
+        c.env(
+            "AWS_ENDPOINT_URL",
+            self.endpoint.as_deref().unwrap_or("http://127.0.0.1:9"),
+        );
+        c
+    }
+
+    /// `sentinel` run with `user`'s credentials.
+    pub fn as_user(&self, user: &User) -> Command {
+        let mut c = self.cmd();
+        c.env("AWS_ACCESS_KEY_ID", &user.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &user.secret_key);
+        c
+    }
+}
+
+/// Runs the real `aws` CLI against the emulator with the admin test
+/// credentials and returns its JSON output.
+pub fn aws(endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("aws")
+        .args(["--endpoint-url", endpoint, "--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the `aws` CLI (pip install awscli): {e}"));
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Creates a distinct IAM user with an access key in the emulator.
+pub fn iam_user(endpoint: &str, prefix: &str) -> User {
+    let iam_name = sentinel_testkit::unique_name(prefix);
+    let created = aws(endpoint, &["iam", "create-user", "--user-name", &iam_name]);
+    let arn = created["User"]["Arn"].as_str().unwrap().to_owned();
+    let key = aws(
+        endpoint,
+        &["iam", "create-access-key", "--user-name", &iam_name],
+    );
+    User {
+        name: sentinel_vend::identity::policy_username(&arn).unwrap(),
+        iam_name,
+        access_key: key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret_key: key["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    }
+}
+
+/// Parses a command's stdout as JSON.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
