@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use sentinel_policy::Mode;
 use sentinel_policy::{Cached, FilePolicyStore};
 use sentinel_session::SqliteSessionStore;
 use sentinel_vend::log::DecisionLog;
 use sentinel_vend::server::{
     CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
 };
-use sentinel_vend::{Caller, FakeVendor, Pipeline, Target};
+use sentinel_vend::{Caller, FakeVendor, Pipeline, Target, VendRequest};
 
 const POLICY: &str = "version: '1'\nrules:\n  - name: ops-server\n    effect: require_server_session\n    conditions: { profiles: [ops], users: [alice] }\n";
 
@@ -31,7 +32,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
-    let (url, token) = rt.block_on(async {
+    let (url, token, pipeline, req) = rt.block_on(async {
         let sessions = Arc::new(
             SqliteSessionStore::open(dir.path().join("sessions.db"))
                 .await
@@ -48,6 +49,7 @@ fn bench(c: &mut Criterion) {
         let log = DecisionLog::open_file(dir.path().join("decisions.jsonl")).unwrap();
         let pipeline =
             Pipeline::new(policy, Arc::new(FakeVendor::new()), log).with_sessions(sessions);
+        let direct = pipeline.clone();
         let session = pipeline
             .start_session(&caller, "ops", "bench", Duration::from_secs(8 * 3600))
             .await
@@ -57,7 +59,15 @@ fn bench(c: &mut Criterion) {
         let token = new_token().unwrap();
         let mut config = ServiceConfig::default();
         config.profile = Some("ops".into());
-        config.session_id = Some(session.id);
+        config.session_id = Some(session.id.clone());
+        let req = VendRequest {
+            caller: caller.clone(),
+            profile: "ops".into(),
+            mode: Mode::Server,
+            duration: None,
+            target: Target::role("arn:aws:iam::123456789012:role/ops"),
+            session_id: Some(session.id),
+        };
         let service = Arc::new(CredentialService::new(
             pipeline,
             Arc::new(LocalAuthenticator::new(&token, port, caller)),
@@ -69,7 +79,7 @@ fn bench(c: &mut Criterion) {
         ));
         let router = service.router();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        (format!("http://127.0.0.1:{port}/"), token)
+        (format!("http://127.0.0.1:{port}/"), token, direct, req)
     });
     let client = reqwest::Client::new();
     let fetch = || async {
@@ -105,6 +115,15 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("local_server_cached_request", |b| {
         b.to_async(&rt).iter(fetch);
+    });
+    // The checks alone, without HTTP: policy, kill switch, session.
+    c.bench_function("pipeline_authorize", |b| {
+        b.to_async(&rt).iter(|| async {
+            assert!(matches!(
+                pipeline.authorize(&req).await.unwrap(),
+                sentinel_vend::Authorization::Granted(_)
+            ));
+        });
     });
 }
 
