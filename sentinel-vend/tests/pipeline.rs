@@ -20,7 +20,9 @@ use sentinel_session::{MemorySessionStore, SessionStore, SessionStoreExt, UserRe
 use sentinel_store::{Clock, ManualClock};
 use sentinel_vend::log::{DecisionLog, verify};
 use sentinel_vend::source_identity::{Marker, SourceIdentity};
-use sentinel_vend::{Caller, FakeVendor, Grant, Outcome, Pipeline, Target, VendError, VendRequest};
+use sentinel_vend::{
+    Caller, Denial, FakeVendor, Grant, Issued, Outcome, Pipeline, Target, VendError, VendRequest,
+};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/prod-admin";
 
@@ -89,6 +91,22 @@ fn world() -> World {
     }
 }
 
+impl World {
+    async fn issued(&self, req: &VendRequest) -> Issued {
+        match self.pipeline.vend(req).await.unwrap() {
+            Outcome::Issued(i) => i,
+            Outcome::Denied(d) => panic!("expected credentials, got a denial: {}", d.reason),
+        }
+    }
+
+    async fn denied(&self, req: &VendRequest) -> Denial {
+        match self.pipeline.vend(req).await.unwrap() {
+            Outcome::Denied(d) => d,
+            Outcome::Issued(i) => panic!("expected a denial, got {}", i.source_identity),
+        }
+    }
+}
+
 fn ask(user: &str, profile: &str, mode: Mode) -> VendRequest {
     VendRequest {
         caller: Caller {
@@ -114,14 +132,7 @@ fn log_lines(log: &DecisionLog) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn allow_stamps_the_person_and_logs_it() {
     let w = world();
-    let Outcome::Issued(issued) = w
-        .pipeline
-        .vend(&ask("bob", "dev", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("dev is open")
-    };
+    let issued = w.issued(&ask("bob", "dev", Mode::Cli)).await;
     assert_eq!(issued.grant, Grant::Direct);
     let si = SourceIdentity::parse(&issued.source_identity).unwrap();
     assert_eq!(si.user(), "bob");
@@ -148,25 +159,11 @@ async fn allow_stamps_the_person_and_logs_it() {
 #[tokio::test]
 async fn deny_names_the_rule_and_vends_nothing() {
     let w = world();
-    let Outcome::Denied(d) = w
-        .pipeline
-        .vend(&ask("bob", "vault", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("vault is closed")
-    };
+    let d = w.denied(&ask("bob", "vault", Mode::Cli)).await;
     assert_eq!(d.rule.as_deref(), Some("nobody-in-vault"));
     assert!(w.vendor.requests().is_empty());
     // No rule matches: the default deny.
-    let Outcome::Denied(d) = w
-        .pipeline
-        .vend(&ask("bob", "prod", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("bob has no prod rule")
-    };
+    let d = w.denied(&ask("bob", "prod", Mode::Cli)).await;
     assert_eq!(d.rule, None);
     let lines = log_lines(&w.log);
     assert_eq!(lines.len(), 2);
@@ -179,9 +176,7 @@ async fn deny_names_the_rule_and_vends_nothing() {
 async fn require_approval_needs_an_approved_request_in_every_mode() {
     let w = world();
     for mode in [Mode::Cli, Mode::CredentialProcess, Mode::Server] {
-        let Outcome::Denied(d) = w.pipeline.vend(&ask("alice", "prod", mode)).await.unwrap() else {
-            panic!("no approval yet in {mode:?}")
-        };
+        let d = w.denied(&ask("alice", "prod", mode)).await;
         assert!(d.hint.unwrap().contains("sentinel request --profile prod"));
     }
     let r = AccessRequest::new(
@@ -195,23 +190,10 @@ async fn require_approval_needs_an_approved_request_in_every_mode() {
     )
     .unwrap();
     w.requests.create(&r).await.unwrap();
-    assert!(matches!(
-        w.pipeline
-            .vend(&ask("alice", "prod", Mode::Cli))
-            .await
-            .unwrap(),
-        Outcome::Denied(_)
-    ));
+    w.denied(&ask("alice", "prod", Mode::Cli)).await;
     w.requests.approve(&r.id, "bob", None).await.unwrap();
     w.clock.advance(Duration::from_secs(30 * 60));
-    let Outcome::Issued(issued) = w
-        .pipeline
-        .vend(&ask("alice", "prod", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("approved")
-    };
+    let issued = w.issued(&ask("alice", "prod", Mode::Cli)).await;
     assert_eq!(issued.grant, Grant::Approval(r.id.clone()));
     let si = SourceIdentity::parse(&issued.source_identity).unwrap();
     assert!(si.marker().is_approval(&r.id));
@@ -223,13 +205,7 @@ async fn require_approval_needs_an_approved_request_in_every_mode() {
     assert_eq!(last["effect"], "allow");
     // Past the window: refused again.
     w.clock.advance(Duration::from_secs(90 * 60));
-    assert!(matches!(
-        w.pipeline
-            .vend(&ask("alice", "prod", Mode::Cli))
-            .await
-            .unwrap(),
-        Outcome::Denied(_)
-    ));
+    w.denied(&ask("alice", "prod", Mode::Cli)).await;
 }
 
 #[tokio::test]
@@ -249,14 +225,7 @@ async fn breakglass_overrides_deny_until_closed() {
         ))
         .await
         .unwrap();
-    let Outcome::Issued(issued) = w
-        .pipeline
-        .vend(&ask("alice", "vault", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("break-glass is active")
-    };
+    let issued = w.issued(&ask("alice", "vault", Mode::Cli)).await;
     assert_eq!(issued.grant, Grant::BreakGlass(e.id.clone()));
     assert!(
         SourceIdentity::parse(&issued.source_identity)
@@ -270,55 +239,27 @@ async fn breakglass_overrides_deny_until_closed() {
         "capped at the event's end"
     );
     // bob has no break-glass rule: his own event would not count.
-    assert!(matches!(
-        w.pipeline
-            .vend(&ask("bob", "vault", Mode::Cli))
-            .await
-            .unwrap(),
-        Outcome::Denied(_)
-    ));
+    w.denied(&ask("bob", "vault", Mode::Cli)).await;
     // Less than 15 minutes left: refused rather than outlived.
     w.clock.advance(Duration::from_secs(30 * 60));
-    let Outcome::Denied(d) = w
-        .pipeline
-        .vend(&ask("alice", "vault", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("too little time left")
-    };
+    let d = w.denied(&ask("alice", "vault", Mode::Cli)).await;
     assert!(d.reason.contains("15 minutes"), "{}", d.reason);
     w.breakglass
         .close(&e.id, "security", "resolved")
         .await
         .unwrap();
-    assert!(matches!(
-        w.pipeline
-            .vend(&ask("alice", "vault", Mode::Cli))
-            .await
-            .unwrap(),
-        Outcome::Denied(_)
-    ));
+    w.denied(&ask("alice", "vault", Mode::Cli)).await;
     assert_eq!(log_lines(&w.log)[0]["breakglass_id"], e.id.as_str());
 }
 
 #[tokio::test]
 async fn server_only_rules_and_session_tracking() {
     let w = world();
-    let Outcome::Denied(d) = w
-        .pipeline
-        .vend(&ask("bob", "ops", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("ops is server-only")
-    };
+    let d = w.denied(&ask("bob", "ops", Mode::Cli)).await;
     assert!(d.hint.unwrap().contains("--server"));
     let mut server = ask("bob", "ops", Mode::Server);
     server.duration = Some(Duration::from_secs(3 * 3600));
-    let Outcome::Issued(issued) = w.pipeline.vend(&server).await.unwrap() else {
-        panic!("server mode")
-    };
+    let issued = w.issued(&server).await;
     assert_eq!(
         issued.duration,
         Duration::from_secs(30 * 60),
@@ -326,13 +267,7 @@ async fn server_only_rules_and_session_tracking() {
     );
 
     // require_server_session: server mode alone is not enough.
-    assert!(matches!(
-        w.pipeline
-            .vend(&ask("bob", "audit", Mode::Server))
-            .await
-            .unwrap(),
-        Outcome::Denied(_)
-    ));
+    w.denied(&ask("bob", "audit", Mode::Server)).await;
     let caller = ask("bob", "audit", Mode::Server).caller;
     let session = w
         .pipeline
@@ -341,9 +276,7 @@ async fn server_only_rules_and_session_tracking() {
         .unwrap();
     let mut tracked = ask("bob", "audit", Mode::Server);
     tracked.session_id = Some(session.id.clone());
-    let Outcome::Issued(_) = w.pipeline.vend(&tracked).await.unwrap() else {
-        panic!("tracked")
-    };
+    let _ = w.issued(&tracked).await;
     let sent = w.vendor.requests();
     assert_eq!(
         sent.last().unwrap().tags,
@@ -356,9 +289,7 @@ async fn server_only_rules_and_session_tracking() {
         .revoke(&session.id, "security", "laptop stolen")
         .await
         .unwrap();
-    let Outcome::Denied(d) = w.pipeline.vend(&tracked).await.unwrap() else {
-        panic!("revoked")
-    };
+    let d = w.denied(&tracked).await;
     assert!(d.reason.contains("revoked"), "{}", d.reason);
 }
 
@@ -375,23 +306,10 @@ async fn kill_switch_denies_new_credentials() {
     )
     .unwrap();
     w.sessions.revoke_user(&r).await.unwrap();
-    let Outcome::Denied(d) = w
-        .pipeline
-        .vend(&ask("bob", "dev", Mode::Cli))
-        .await
-        .unwrap()
-    else {
-        panic!("bob is revoked")
-    };
+    let d = w.denied(&ask("bob", "dev", Mode::Cli)).await;
     assert!(d.reason.contains("revoked"), "{}", d.reason);
     assert!(w.vendor.requests().is_empty());
-    assert!(matches!(
-        w.pipeline
-            .vend(&ask("carol", "dev", Mode::Cli))
-            .await
-            .unwrap(),
-        Outcome::Issued(_)
-    ));
+    w.issued(&ask("carol", "dev", Mode::Cli)).await;
 }
 
 #[tokio::test]
@@ -399,22 +317,16 @@ async fn durations_follow_the_sts_limits() {
     let w = world();
     let mut short = ask("bob", "dev", Mode::Cli);
     short.duration = Some(Duration::from_secs(60));
-    let Outcome::Issued(i) = w.pipeline.vend(&short).await.unwrap() else {
-        panic!()
-    };
+    let i = w.issued(&short).await;
     assert_eq!(i.duration, Duration::from_secs(900));
     let mut chained = ask("bob", "dev", Mode::Cli);
     chained.duration = Some(Duration::from_secs(4 * 3600));
     chained.target.role_chaining = true;
-    let Outcome::Issued(i) = w.pipeline.vend(&chained).await.unwrap() else {
-        panic!()
-    };
+    let i = w.issued(&chained).await;
     assert_eq!(i.duration, Duration::from_secs(3600));
     let mut defaulted = ask("bob", "dev", Mode::Cli);
     defaulted.target.default_duration = Some(Duration::from_secs(2 * 3600));
-    let Outcome::Issued(i) = w.pipeline.vend(&defaulted).await.unwrap() else {
-        panic!()
-    };
+    let i = w.issued(&defaulted).await;
     assert_eq!(i.duration, Duration::from_secs(2 * 3600));
 }
 
