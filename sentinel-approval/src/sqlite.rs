@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
-use sentinel_store::sqlite::{Database, claim_expired, db_err, micros, timestamp};
+use sentinel_store::sqlite::{Database, claim_expired, db_err, load_by_id, micros, timestamp};
 use sentinel_store::{Cursor, paginate};
 
 use crate::error::{Error, Result};
@@ -161,14 +161,7 @@ impl SqliteRequestStore {
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<AccessRequest>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"),
-            [id],
-            row_to_request,
-        )
-        .optional()
-        .map_err(db_err)?)
+    Ok(load_by_id(conn, "requests", COLUMNS, id, row_to_request)?)
 }
 
 #[async_trait]

@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{
-    OptionalExtension, Row, TransactionBehavior, params, params_from_iter, types::Value,
-};
+use rusqlite::{Row, TransactionBehavior, params, params_from_iter, types::Value};
 use sentinel_approval::{normalize_username, same_user};
-use sentinel_store::sqlite::{Database, claim_expired, db_err, micros, timestamp};
+use sentinel_store::sqlite::{Database, claim_expired, db_err, load_by_id, micros, timestamp};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -100,13 +98,13 @@ fn row_to_event(row: &Row<'_>) -> rusqlite::Result<BreakGlassEvent> {
 }
 
 fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<BreakGlassEvent>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM breakglass_events WHERE id = ?1"),
-        [id],
+    Ok(load_by_id(
+        conn,
+        "breakglass_events",
+        COLUMNS,
+        id,
         row_to_event,
-    )
-    .optional()
-    .map_err(|e| db_err(e).into())
+    )?)
 }
 
 impl SqliteBreakGlassStore {

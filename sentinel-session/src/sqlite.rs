@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
-use sentinel_store::sqlite::{Database, db_err, micros, timestamp};
+use sentinel_store::sqlite::{Database, db_err, load_by_id, micros, timestamp};
 use sentinel_store::{Cursor, paginate};
 
 use crate::error::{Error, Result};
@@ -138,14 +138,7 @@ impl SqliteSessionStore {
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<ServerSession>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
-            [id],
-            row_to_session,
-        )
-        .optional()
-        .map_err(db_err)?)
+    Ok(load_by_id(conn, "sessions", COLUMNS, id, row_to_session)?)
 }
 
 fn classify(conn: &Connection, id: &str, now: Timestamp, action: &'static str) -> Error {
@@ -375,7 +368,7 @@ impl SessionStore for SqliteSessionStore {
         let user = user.to_owned();
         self.with(move |conn, now| {
             let mut stmt = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT user, profile, revoked_by, reason, created_at, expires_at FROM user_revocations \
                      WHERE user = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY profile",
                 )

@@ -34,6 +34,23 @@ pub fn timestamp(v: i64) -> rusqlite::Result<Timestamp> {
     })
 }
 
+/// The row of `table` with primary key `id`, read through `row`; the
+/// statement is prepared once per connection and cached.
+pub fn load_by_id<T>(
+    conn: &Connection,
+    table: &str,
+    columns: &str,
+    id: &str,
+    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(&format!("SELECT {columns} FROM {table} WHERE id = ?1"))
+        .map_err(db_err)?
+        .query_row([id], row)
+        .optional()
+        .map_err(db_err)
+}
+
 /// Claims up to `limit` rows of `table` whose `status` column is `status`,
 /// whose `expires_at` is at or before `now` and whose `expiry_announced` is
 /// 0, oldest expiry first: one `UPDATE ... RETURNING` statement sets the
