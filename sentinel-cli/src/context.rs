@@ -85,6 +85,13 @@ impl Context {
             .await
     }
 
+    /// Uses `config` for every AWS call from now on (`credentials` and
+    /// `exec` install the profile's base credentials, never `AWS_PROFILE`,
+    /// which may run `sentinel credentials` itself).
+    pub fn use_aws(&mut self, config: SdkConfig) {
+        self.aws = OnceCell::from(config);
+    }
+
     /// The caller's policy username (STS `GetCallerIdentity`).
     pub async fn user(&self) -> Result<String, CliError> {
         crate::identity::current_user(self.aws().await).await
@@ -202,6 +209,15 @@ impl Context {
                 }
             }
         })
+    }
+
+    /// The server-session store in DynamoDB table `table`
+    /// (`exec --session-table`), whatever the state backend.
+    pub async fn sessions_in_table(&self, table: &str) -> Arc<dyn SessionStore> {
+        Arc::new(sentinel_session::DynamoSessionStore::new(
+            aws_sdk_dynamodb::Client::new(self.aws().await),
+            table.to_owned(),
+        ))
     }
 
     /// The server-session store.

@@ -8,6 +8,7 @@ mod config;
 mod context;
 mod identity;
 mod output;
+mod vending;
 
 use std::process::ExitCode;
 
@@ -44,8 +45,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    // `credentials`, `exec` and `whoami` go here (cmd/credentials.rs,
-    // cmd/exec.rs); they share `Context` like the commands below.
+    /// Print credentials for a profile as `credential_process` JSON.
+    Credentials(cmd::credentials::CredentialsArgs),
+    /// Run a command with credentials for a profile (environment variables,
+    /// or a local credential server with --server).
+    Exec(cmd::exec::ExecArgs),
+    /// Show who sentinel thinks you are (STS GetCallerIdentity).
+    Whoami(cmd::whoami::WhoamiArgs),
+
     /// Validate policy files, print the JSON Schema, or test a decision.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -135,6 +142,7 @@ async fn run(cli: Cli) -> CliResult {
             return cmd::policy::validate(args);
         }
         Command::Policy(cmd::policy::PolicyCommand::Schema) => return cmd::policy::schema(),
+        Command::Exec(_) => cmd::exec::refuse_nested()?,
         _ => {}
     }
     let flags = Flags {
@@ -142,12 +150,15 @@ async fn run(cli: Cli) -> CliResult {
         state: cli.state,
         log: cli.log,
     };
-    let ctx = Context::new(Config::resolve(&flags, &Env::from_process())?);
+    let mut ctx = Context::new(Config::resolve(&flags, &Env::from_process())?);
     match cli.command {
         Command::Policy(cmd::policy::PolicyCommand::Test(args)) => {
             cmd::policy::test(&ctx, &args).await
         }
         Command::Policy(_) | Command::Completions(_) => Ok(ExitCode::SUCCESS),
+        Command::Credentials(args) => cmd::credentials::credentials(&mut ctx, &args).await,
+        Command::Exec(args) => cmd::exec::exec(&mut ctx, &args).await,
+        Command::Whoami(args) => cmd::whoami::whoami(&ctx, &args).await,
         Command::Config(args) => cmd::config::show(&ctx, &args),
         Command::Request(args) => cmd::requests::request(&ctx, &args).await,
         Command::List(args) => cmd::requests::list(&ctx, &args).await,

@@ -94,6 +94,11 @@ pub fn warn(message: impl fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "sentinel: warning: {message}");
 }
 
+/// A progress note on stderr (`sentinel: ...`), never on stdout.
+pub fn info(message: impl fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "sentinel: {message}");
+}
+
 /// Writes `text` to stdout. A closed pipe (`sentinel list | head`) ends the
 /// process quietly with exit 0, as the reader got what it wanted.
 pub fn print(text: &str) -> CliResult<()> {

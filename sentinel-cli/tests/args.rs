@@ -402,3 +402,53 @@ fn identity_failure_is_a_short_error() {
     assert!(err.lines().count() <= 2, "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn credential_commands_need_their_arguments() {
+    usage_error(&["credentials"], "--profile");
+    usage_error(
+        &["credentials", "--profile", "prod", "--duration", "soon"],
+        "invalid value 'soon'",
+    );
+    usage_error(
+        &["credentials", "--profile", "prod", "--server"],
+        "--server",
+    );
+    usage_error(&["exec", "--profile", "prod"], "COMMAND");
+    usage_error(&["exec", "--", "true"], "--profile");
+    // The command comes after `--`.
+    usage_error(
+        &["exec", "--profile", "prod", "true"],
+        "unexpected argument",
+    );
+    for flag in [
+        &["--server-port", "8080"][..],
+        &["--server-duration", "1h"],
+        &["--session-table", "t"],
+        &["--lazy"],
+    ] {
+        let mut args = vec!["exec", "--profile", "prod"];
+        args.extend_from_slice(flag);
+        args.extend_from_slice(&["--", "true"]);
+        usage_error(&args, "--server");
+    }
+    usage_error(
+        &[
+            "exec",
+            "--server",
+            "--server-port",
+            "http",
+            "--profile",
+            "p",
+            "--",
+            "true",
+        ],
+        "invalid value 'http'",
+    );
+    usage_error(
+        &["exec", "--profile", "p", "--duration", "0s", "--", "true"],
+        "must be more than 0s",
+    );
+    usage_error(&["whoami", "extra"], "unexpected argument");
+    usage_error(&["whoami", "--profile", "x"], "unexpected argument");
+}

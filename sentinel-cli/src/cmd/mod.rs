@@ -1,12 +1,14 @@
-//! One module per command group. `credentials`, `exec` and `whoami` will
-//! live in `credentials.rs` / `exec.rs` next to these.
+//! One module per command group.
 
 pub mod breakglass;
 pub mod completions;
 pub mod config;
+pub mod credentials;
+pub mod exec;
 pub mod policy;
 pub mod requests;
 pub mod sessions;
+pub mod whoami;
 
 use std::time::Duration;
 

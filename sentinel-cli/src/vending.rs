@@ -1,0 +1,258 @@
+//! What `credentials` and `exec` share: the AWS profile they run for, the
+//! base credentials behind it, the caller, the role target and the
+//! pipeline wired to the configured stores.
+//!
+//! **Base credentials.** The profile's `source_profile` when it has one
+//! (only that profile: environment keys do not override it);
+//! otherwise the default chain *with `AWS_PROFILE` ignored* (the chain is
+//! loaded for the `default` profile, which falls through to environment
+//! keys, web identity, container and instance credentials when no
+//! `[default]` profile exists). `AWS_PROFILE` is ignored because it usually
+//! names the very profile whose `credential_process` runs
+//! `sentinel credentials`: loading it would run sentinel again, forever.
+//! The same base configuration serves the stores (SSM policies, DynamoDB
+//! state), for the same reason.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use sentinel_session::SessionStore;
+use sentinel_vend::identity::PrincipalKind;
+use sentinel_vend::log::DecisionLog;
+use sentinel_vend::profiles::{AwsProfile, ProfileError, ProfileLoader};
+use sentinel_vend::{Caller, Denial, Pipeline, StsVendor, Target};
+
+use crate::context::Context;
+use crate::output::CliError;
+
+/// Everything needed to vend for one profile.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The base credentials' configuration (also installed in the context).
+    pub base: SdkConfig,
+    /// The caller as the policy sees it.
+    pub caller: Caller,
+    /// The role behind the profile.
+    pub target: Target,
+}
+
+impl Prepared {
+    /// The region credentials are used in, if known.
+    pub fn region(&self) -> Option<String> {
+        self.base.region().map(|r| r.as_ref().to_owned())
+    }
+}
+
+fn profile_error(e: ProfileError, loader: Option<&ProfileLoader>) -> CliError {
+    let hint = match (&e, loader) {
+        (ProfileError::NoRoleArn { .. }, Some(l)) => format!(
+            "add role_arn (and source_profile for the base credentials) to the profile in {}",
+            l.config_file().display()
+        ),
+        (_, Some(l)) => format!(
+            "profiles are read from {} and {} (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)",
+            l.config_file().display(),
+            l.credentials_file().display()
+        ),
+        (_, None) => "set AWS_CONFIG_FILE or HOME".to_owned(),
+    };
+    CliError::error(e).hint(hint)
+}
+
+/// The base AWS configuration for `profile` (see the module docs).
+pub async fn base_config(profile: &AwsProfile) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    loader = match &profile.source_profile {
+        // Exactly the source profile's credentials, as the AWS CLI does:
+        // not environment keys that happen to be set.
+        Some(source) => loader.profile_name(source).credentials_provider(
+            ProfileFileCredentialsProvider::builder()
+                .profile_name(source)
+                .build(),
+        ),
+        None => loader.profile_name("default"),
+    };
+    if let Some(region) = &profile.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
+/// The MFA code: `--mfa-token`, else a prompt when stdin is a terminal.
+fn mfa_code(serial: &str, given: Option<&str>) -> Result<String, CliError> {
+    if let Some(code) = given {
+        return Ok(code.trim().to_owned());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(CliError::error(format!(
+            "the profile needs an MFA code for {serial} and there is no terminal to ask on"
+        ))
+        .hint("pass --mfa-token CODE"));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "MFA code for {serial}: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::error(format!("cannot read the MFA code: {e}")))?;
+    let code = line.trim().to_owned();
+    if code.is_empty() {
+        return Err(CliError::error("no MFA code entered").hint("pass --mfa-token CODE"));
+    }
+    Ok(code)
+}
+
+/// Loads `--profile`, the base credentials and the caller; installs the
+/// base configuration in `ctx` so the stores use it too.
+pub async fn prepare(
+    ctx: &mut Context,
+    name: &str,
+    mfa_token: Option<&str>,
+) -> Result<Prepared, CliError> {
+    let loader = ProfileLoader::from_env().map_err(|e| profile_error(e, None))?;
+    let profile = loader
+        .load(name)
+        .await
+        .map_err(|e| profile_error(e, Some(&loader)))?;
+    let role_arn = profile
+        .require_role()
+        .map_err(|e| profile_error(e, Some(&loader)))?
+        .to_owned();
+
+    let base = base_config(&profile).await;
+    ctx.use_aws(base.clone());
+    let sts = aws_sdk_sts::Client::new(&base);
+    let base_name = profile
+        .source_profile
+        .as_deref()
+        .map(|p| format!("source_profile \"{p}\""))
+        .unwrap_or_else(|| "the default credential chain (AWS_PROFILE is ignored)".to_owned());
+    let hint = format!(
+        "the base credentials come from {base_name}; check them with `aws sts get-caller-identity`"
+    );
+    let identity = sentinel_vend::identity::caller_identity(&sts)
+        .await
+        .map_err(|e| CliError::error(e).hint(&hint))?;
+    let (kind, _) = identity
+        .principal()
+        .map_err(|e| CliError::error(e).hint(&hint))?;
+    let username = identity
+        .policy_username()
+        .map_err(|e| CliError::error(e).hint(&hint))?;
+
+    let mfa = match &profile.mfa_serial {
+        Some(serial) => Some((serial.clone(), mfa_code(serial, mfa_token)?)),
+        None => None,
+    };
+    let target = Target {
+        role_arn,
+        external_id: profile.external_id.clone(),
+        default_duration: profile
+            .duration_seconds
+            .map(|s| Duration::from_secs(u64::from(s))),
+        role_chaining: kind == PrincipalKind::AssumedRole,
+        mfa,
+    };
+    Ok(Prepared {
+        caller: Caller {
+            username,
+            arn: identity.arn,
+        },
+        base,
+        target,
+    })
+}
+
+/// The pipeline: configured policy, request, break-glass and session
+/// stores, the decision log file and STS with the base credentials.
+pub async fn pipeline(
+    ctx: &Context,
+    prepared: &Prepared,
+    sessions: Arc<dyn SessionStore>,
+) -> Result<Pipeline, CliError> {
+    let log_path = &ctx.config.log;
+    if let Some(dir) = log_path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError::error(format!(
+                "cannot create the decision log directory {}: {e}",
+                dir.display()
+            ))
+            .hint("set --log or SENTINEL_LOG to a writable file")
+        })?;
+    }
+    let log = DecisionLog::open_file(log_path)
+        .map_err(|e| CliError::error(e).hint("set --log or SENTINEL_LOG to a writable file"))?;
+    let requests = ctx.requests().await?;
+    requests.sweep().await;
+    let breakglass = ctx.breakglass().await?;
+    breakglass.sweep().await;
+    let vendor = StsVendor::new(aws_sdk_sts::Client::new(&prepared.base));
+    Ok(
+        Pipeline::new(ctx.policy_store().await, Arc::new(vendor), log)
+            .with_requests(requests.store)
+            .with_breakglass(breakglass.store)
+            .with_sessions(sessions),
+    )
+}
+
+/// A refusal as the CLI reports it: `denied: REASON (rule NAME)` and the
+/// hint, exit 2.
+pub fn denied(d: &Denial) -> CliError {
+    denied_parts(&d.reason, d.rule.as_deref(), d.hint.as_deref())
+}
+
+/// [`denied`] from its parts (the credential server's JSON error).
+pub fn denied_parts(reason: &str, rule: Option<&str>, hint: Option<&str>) -> CliError {
+    let rule = rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
+    let e = CliError::denied(format!("denied: {reason}{rule}"));
+    match hint {
+        Some(h) => e.hint(h),
+        None => e,
+    }
+}
+
+/// A pipeline failure (not a refusal), with what to do next.
+pub fn failed(e: sentinel_vend::Error) -> CliError {
+    use sentinel_vend::Error;
+    let hint = match &e {
+        Error::Policy(sentinel_policy::Error::Invalid { .. }) => {
+            Some("run `sentinel policy validate FILE` to see every problem")
+        }
+        Error::Policy(_) => Some("check --policy / SENTINEL_POLICY"),
+        Error::Session(_) | Error::Approval(_) | Error::BreakGlass(_) | Error::Store(_) => {
+            Some("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB")
+        }
+        Error::Log(_) => Some("set --log or SENTINEL_LOG to a writable file"),
+        _ => None,
+    };
+    let err = CliError::error(e);
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_the_rule() {
+        let e = format!(
+            "{:?}",
+            denied_parts("prod is frozen", Some("freeze"), Some("wait"))
+        );
+        assert!(e.contains("denied: prod is frozen (rule freeze)"), "{e}");
+        assert!(e.contains("Denied"), "{e}");
+        let e = format!("{:?}", denied_parts("revoked", None, None));
+        assert!(e.contains("\"denied: revoked\""), "{e}");
+    }
+}
