@@ -86,6 +86,9 @@ enum Command {
     /// Revoke a server session, or every session of a user (kill switch).
     ServerRevoke(cmd::sessions::RevokeArgs),
 
+    /// Audit: verify the decision log's hash chain.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
     /// Show the resolved configuration (flags, environment, sentinel.toml).
     Config(cmd::config::ConfigArgs),
     /// Print a shell completion script.
@@ -160,6 +163,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Exec(args) => cmd::exec::exec(&mut ctx, &args).await,
         Command::Whoami(args) => cmd::whoami::whoami(&ctx, &args).await,
         Command::Config(args) => cmd::config::show(&ctx, &args),
+        Command::Audit(c) => cmd::audit::run(&ctx, &c),
         Command::Request(args) => cmd::requests::request(&ctx, &args).await,
         Command::List(args) => cmd::requests::list(&ctx, &args).await,
         Command::Check(args) => cmd::requests::check(&ctx, &args).await,

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod audit;
 pub mod breakglass;
 pub mod completions;
 pub mod config;
