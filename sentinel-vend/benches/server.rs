@@ -116,6 +116,19 @@ fn bench(c: &mut Criterion) {
     c.bench_function("local_server_cached_request", |b| {
         b.to_async(&rt).iter(fetch);
     });
+    // HTTP and the token check alone: `GET /profiles`.
+    let profiles_url = format!("{url}profiles");
+    c.bench_function("local_server_profiles_request", |b| {
+        b.to_async(&rt).iter(|| async {
+            let resp = client
+                .get(&profiles_url)
+                .header("Authorization", &token)
+                .send()
+                .await
+                .unwrap();
+            resp.bytes().await.unwrap()
+        });
+    });
     // The checks alone, without HTTP: policy, kill switch, session.
     c.bench_function("pipeline_authorize", |b| {
         b.to_async(&rt).iter(|| async {
