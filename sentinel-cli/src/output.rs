@@ -265,6 +265,45 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
+/// A store's `Invalid { field }` error with a hint naming the flag to fix,
+/// when the field comes from one: `flags` maps field names to flags.
+pub fn invalid_field(
+    e: impl fmt::Display,
+    field: &str,
+    flags: &[(&str, &'static str)],
+) -> CliError {
+    let err = CliError::error(e);
+    match flags.iter().find(|(f, _)| *f == field) {
+        Some((_, flag)) => err.hint(format!("fix {flag} and try again")),
+        None => err,
+    }
+}
+
+/// Prints a listing: JSON with `--json`, else a table with `headers` and a
+/// row per item, or `sentinel: no <what> match` on stderr when empty.
+pub fn listing<T: Serialize>(
+    items: &[T],
+    json: bool,
+    what: &str,
+    headers: &[&'static str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> CliResult {
+    if json {
+        print_json(items)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if items.is_empty() {
+        eprintln!("sentinel: no {what} match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(headers);
+    for item in items {
+        table.row(row(item));
+    }
+    print(&table.render())?;
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -11,7 +11,7 @@ use sentinel_breakglass::{
 };
 
 use crate::context::Context;
-use crate::output::{self, CliError, CliResult, Record, Table};
+use crate::output::{self, CliError, CliResult, Record};
 
 /// `sentinel breakglass`
 #[derive(Debug, Args)]
@@ -101,22 +101,17 @@ fn fail(e: Error) -> CliError {
         Error::InvalidTransition { .. } => {
             CliError::error(e).hint("see the event with `sentinel breakglass-check ID`")
         }
-        Error::Invalid { field, .. } => {
-            let flag = match field {
-                "justification" => "--justification",
-                "duration" => "--duration",
-                "reason" => "--reason",
-                "profile" => "--profile",
-                "reason_code" => "--reason-code",
-                _ => "",
-            };
-            let err = CliError::error(e);
-            if flag.is_empty() {
-                err
-            } else {
-                err.hint(format!("fix {flag} and try again"))
-            }
-        }
+        Error::Invalid { field, .. } => output::invalid_field(
+            &e,
+            field,
+            &[
+                ("justification", "--justification"),
+                ("duration", "--duration"),
+                ("reason", "--reason"),
+                ("profile", "--profile"),
+                ("reason_code", "--reason-code"),
+            ],
+        ),
         other => CliError::error(other)
             .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
     }
@@ -206,39 +201,34 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
         }
     }
     all.truncate(limit);
-    if args.json {
-        output::print_json(&all)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if all.is_empty() {
-        eprintln!("sentinel: no break-glass events match");
-        return Ok(ExitCode::SUCCESS);
-    }
     let now = Timestamp::now();
-    let mut table = Table::new(&[
-        "ID",
-        "STATUS",
-        "INVOKER",
-        "PROFILE",
-        "REASON",
-        "STARTED",
-        "ENDS",
-        "ESCALATED",
-    ]);
-    for e in &all {
-        table.row(vec![
-            e.id.clone(),
-            e.status_at(now).to_string(),
-            e.invoker.clone(),
-            e.profile.clone(),
-            e.reason_code.to_string(),
-            output::short_time(e.created_at),
-            output::short_time(e.ends_at()),
-            if e.escalated { "yes" } else { "no" }.to_owned(),
-        ]);
-    }
-    output::print(&table.render())?;
-    Ok(ExitCode::SUCCESS)
+    output::listing(
+        &all,
+        args.json,
+        "break-glass events",
+        &[
+            "ID",
+            "STATUS",
+            "INVOKER",
+            "PROFILE",
+            "REASON",
+            "STARTED",
+            "ENDS",
+            "ESCALATED",
+        ],
+        |e| {
+            vec![
+                e.id.clone(),
+                e.status_at(now).to_string(),
+                e.invoker.clone(),
+                e.profile.clone(),
+                e.reason_code.to_string(),
+                output::short_time(e.created_at),
+                output::short_time(e.ends_at()),
+                if e.escalated { "yes" } else { "no" }.to_owned(),
+            ]
+        },
+    )
 }
 
 /// `sentinel breakglass-check`

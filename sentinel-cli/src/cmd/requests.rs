@@ -11,7 +11,7 @@ use sentinel_approval::{
 };
 
 use crate::context::{Context, Requests};
-use crate::output::{self, CliError, CliResult, Record, Table};
+use crate::output::{self, CliError, CliResult, Record};
 
 /// `sentinel request`
 #[derive(Debug, Args)]
@@ -95,21 +95,16 @@ fn fail(e: Error) -> CliError {
         Error::InvalidTransition { .. } => {
             CliError::error(e).hint("see the request with `sentinel check ID`")
         }
-        Error::Invalid { field, .. } => {
-            let flag = match field {
-                "justification" => "--justification",
-                "duration" => "--duration",
-                "comment" => "--comment",
-                "profile" => "--profile",
-                _ => "",
-            };
-            let err = CliError::error(e);
-            if flag.is_empty() {
-                err
-            } else {
-                err.hint(format!("fix {flag} and try again"))
-            }
-        }
+        Error::Invalid { field, .. } => output::invalid_field(
+            &e,
+            field,
+            &[
+                ("justification", "--justification"),
+                ("duration", "--duration"),
+                ("comment", "--comment"),
+                ("profile", "--profile"),
+            ],
+        ),
         other => CliError::error(other)
             .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
     }
@@ -213,37 +208,32 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
         }
     }
     all.truncate(limit);
-    if args.json {
-        output::print_json(&all)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if all.is_empty() {
-        eprintln!("sentinel: no access requests match");
-        return Ok(ExitCode::SUCCESS);
-    }
     let now = Timestamp::now();
-    let mut table = Table::new(&[
-        "ID",
-        "STATUS",
-        "REQUESTER",
-        "PROFILE",
-        "DURATION",
-        "CREATED",
-        "DECIDED BY",
-    ]);
-    for r in &all {
-        table.row(vec![
-            r.id.clone(),
-            r.status_at(now).to_string(),
-            r.requester.clone(),
-            r.profile.clone(),
-            output::duration(r.duration),
-            output::short_time(r.created_at),
-            r.approver.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    output::print(&table.render())?;
-    Ok(ExitCode::SUCCESS)
+    output::listing(
+        &all,
+        args.json,
+        "access requests",
+        &[
+            "ID",
+            "STATUS",
+            "REQUESTER",
+            "PROFILE",
+            "DURATION",
+            "CREATED",
+            "DECIDED BY",
+        ],
+        |r| {
+            vec![
+                r.id.clone(),
+                r.status_at(now).to_string(),
+                r.requester.clone(),
+                r.profile.clone(),
+                output::duration(r.duration),
+                output::short_time(r.created_at),
+                r.approver.clone().unwrap_or_else(|| "-".into()),
+            ]
+        },
+    )
 }
 
 /// `sentinel check`

@@ -9,7 +9,7 @@ use sentinel_session::{
 };
 
 use crate::context::Context;
-use crate::output::{self, CliError, CliResult, Record, Table};
+use crate::output::{self, CliError, CliResult, Record};
 
 const STATUSES: &str = "active, revoked, expired";
 
@@ -117,37 +117,32 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
         }
     }
     all.truncate(limit);
-    if args.json {
-        output::print_json(&all)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if all.is_empty() {
-        eprintln!("sentinel: no server sessions match");
-        return Ok(ExitCode::SUCCESS);
-    }
     let now = Timestamp::now();
-    let mut table = Table::new(&[
-        "ID",
-        "STATUS",
-        "USER",
-        "PROFILE",
-        "STARTED",
-        "LAST ACCESS",
-        "REQUESTS",
-    ]);
-    for s in &all {
-        table.row(vec![
-            s.id.clone(),
-            s.status_at(now).to_string(),
-            s.user.clone(),
-            s.profile.clone(),
-            output::short_time(s.started_at),
-            output::short_time(s.last_access_at),
-            s.request_count.to_string(),
-        ]);
-    }
-    output::print(&table.render())?;
-    Ok(ExitCode::SUCCESS)
+    output::listing(
+        &all,
+        args.json,
+        "server sessions",
+        &[
+            "ID",
+            "STATUS",
+            "USER",
+            "PROFILE",
+            "STARTED",
+            "LAST ACCESS",
+            "REQUESTS",
+        ],
+        |s| {
+            vec![
+                s.id.clone(),
+                s.status_at(now).to_string(),
+                s.user.clone(),
+                s.profile.clone(),
+                output::short_time(s.started_at),
+                output::short_time(s.last_access_at),
+                s.request_count.to_string(),
+            ]
+        },
+    )
 }
 
 /// `sentinel server-session`
