@@ -36,8 +36,6 @@ expect_fail() {
     say "(refused, exit code $rc, as expected)"
 }
 
-command -v aws >/dev/null || die "the aws CLI is needed (https://aws.amazon.com/cli/)"
-
 # shellcheck source=scripts/lib/emulator.sh
 source "$root/scripts/lib/emulator.sh"
 
@@ -61,6 +59,8 @@ sentinel="$root/target/debug/sentinel"
 say "$sentinel"
 
 ensure_moto
+ensure_aws_cli
+command -v aws >/dev/null || die "the aws CLI is needed: python3 -m pip install awscli"
 start_emulator
 endpoint=$SENTINEL_TEST_AWS_ENDPOINT
 

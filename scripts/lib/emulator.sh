@@ -97,3 +97,30 @@ start_emulator() {
     export SENTINEL_TEST_AWS_ENDPOINT=$url
 }
 
+
+# ensure_aws_cli: the end-to-end tests and the quickstart drive the real
+# `aws` CLI. Installed from PyPI (awscli) when missing; required under
+# CI=true, otherwise a warning.
+ensure_aws_cli() {
+    step "checking for the aws CLI"
+    if ! command -v aws >/dev/null 2>&1; then
+        echo "aws CLI not found; installing with: python3 -m pip install --quiet awscli"
+        python3 -m pip install --quiet awscli || echo "pip install failed" >&2
+        hash -r
+        command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
+        # pip may have installed into the user's script directory.
+        local user_bin
+        user_bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts", "posix_user"))' 2>/dev/null || true)
+        if ! command -v aws >/dev/null 2>&1 && [[ -n $user_bin && -x $user_bin/aws ]]; then
+            export PATH="$user_bin:$PATH"
+        fi
+    fi
+    if command -v aws >/dev/null 2>&1; then
+        echo "using: $(command -v aws) ($(aws --version 2>&1 | head -n 1))"
+        return 0
+    fi
+    if [[ $ci == true ]]; then
+        die "the aws CLI is required under CI=true but is not available and 'python3 -m pip install awscli' did not provide it"
+    fi
+    warn "the aws CLI is not available: the sentinel-cli end-to-end tests will fail (install with: python3 -m pip install awscli)"
+}
