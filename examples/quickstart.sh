@@ -162,7 +162,8 @@ expect_fail env AWS_PROFILE=alice "$sentinel" breakglass --profile prod --reason
 
 step "5. exec --server: a credential server for one command, revoked mid-way"
 marker="$work/revoked"
-script="aws sts get-caller-identity --query Arn --output text
+first="$work/first-call"
+script="aws sts get-caller-identity --query Arn --output text | tee '$first'
 echo '(child) waiting for the revocation...'
 while [ ! -f '$marker' ]; do sleep 0.2; done
 aws sts get-caller-identity --query Arn --output text"
@@ -178,6 +179,7 @@ run env AWS_PROFILE=bob "$sentinel" server-revoke --user alice --reason "laptop 
 touch "$marker"
 if wait "$server_pid"; then die "the child got credentials after the revocation"; fi
 server_pid=""
+grep -q assumed-role "$first" || die "the child's first call, before the revocation, did not get credentials"
 say "(the second call was refused: the revocation took effect at the next credential request)"
 
 step "6. the decision log"
