@@ -363,16 +363,13 @@ struct CredentialsQuery {
     duration: Option<String>,
 }
 
-/// Seconds (`3600`) or a duration with units (`1h`, `30m`, `1h30m`).
+/// Seconds (`3600`) or a policy duration (`1h`, `30m`, `1h30m`).
 fn parse_duration(s: &str) -> Option<Duration> {
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let span: jiff::Span = s.parse().ok()?;
-    let signed = span
-        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-        .ok()?;
-    Duration::try_from(signed).ok().filter(|d| !d.is_zero())
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => s.parse::<sentinel_policy::PolicyDuration>().ok()?.get(),
+    };
+    (!d.is_zero()).then_some(d)
 }
 
 async fn credentials(
