@@ -15,7 +15,6 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -120,10 +119,10 @@ pub async fn prepare(
         .load(name)
         .await
         .map_err(|e| profile_error(e, Some(&loader)))?;
-    let role_arn = profile
+    // Refuse a profile without a role before asking anything of STS.
+    profile
         .require_role()
-        .map_err(|e| profile_error(e, Some(&loader)))?
-        .to_owned();
+        .map_err(|e| profile_error(e, Some(&loader)))?;
 
     let base = base_config(&profile).await;
     ctx.use_aws(base.clone());
@@ -146,19 +145,12 @@ pub async fn prepare(
         .policy_username()
         .map_err(|e| CliError::error(e).hint(&hint))?;
 
-    let mfa = match &profile.mfa_serial {
-        Some(serial) => Some((serial.clone(), mfa_code(serial, mfa_token)?)),
+    let code = match &profile.mfa_serial {
+        Some(serial) => Some(mfa_code(serial, mfa_token)?),
         None => None,
     };
-    let target = Target {
-        role_arn,
-        external_id: profile.external_id.clone(),
-        default_duration: profile
-            .duration_seconds
-            .map(|s| Duration::from_secs(u64::from(s))),
-        role_chaining: kind == PrincipalKind::AssumedRole,
-        mfa,
-    };
+    let target = Target::from_profile(&profile, kind == PrincipalKind::AssumedRole, code)
+        .map_err(|e| profile_error(e, Some(&loader)))?;
     Ok(Prepared {
         caller: Caller {
             username,

@@ -14,6 +14,7 @@ use sentinel_store::{Clock, SystemClock};
 
 use crate::error::{Error, Result};
 use crate::log::{DecisionLog, DecisionRecord};
+use crate::profiles::{AwsProfile, ProfileError};
 use crate::source_identity::{Marker, RequestId, SessionTag, SourceIdentity};
 use crate::vendor::{
     AssumeRoleRequest, Credentials, MAX_CHAINED_DURATION, MAX_SESSION_DURATION,
@@ -70,6 +71,27 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
+    /// The role behind an AWS config profile: its `role_arn` (required;
+    /// [`ProfileError::NoRoleArn`] otherwise), `external_id` and
+    /// `duration_seconds`. `role_chaining` says whether the base
+    /// credentials are themselves a role session; `mfa_code` is the current
+    /// code for the profile's `mfa_serial`, if it has one.
+    pub fn from_profile(
+        profile: &AwsProfile,
+        role_chaining: bool,
+        mfa_code: Option<String>,
+    ) -> std::result::Result<Self, ProfileError> {
+        Ok(Self {
+            role_arn: profile.require_role()?.to_owned(),
+            external_id: profile.external_id.clone(),
+            default_duration: profile
+                .duration_seconds
+                .map(|s| Duration::from_secs(u64::from(s))),
+            role_chaining,
+            mfa: profile.mfa_serial.clone().zip(mfa_code),
+        })
+    }
+
     /// A role without external id, default duration, chaining or MFA.
     pub fn role(role_arn: impl Into<String>) -> Self {
         Self {

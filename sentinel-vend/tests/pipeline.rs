@@ -433,3 +433,30 @@ async fn no_credentials_without_a_log_line() {
     let err = p.vend(&ask("bob", "dev", Mode::Cli)).await.unwrap_err();
     assert!(matches!(err, sentinel_vend::Error::Log(_)), "{err}");
 }
+
+#[test]
+fn target_from_an_aws_profile() {
+    use sentinel_vend::profiles::AwsProfile;
+    let mut p = AwsProfile::new("prod");
+    assert!(
+        Target::from_profile(&p, false, None).is_err(),
+        "no role_arn"
+    );
+    p.role_arn = Some(ROLE.into());
+    p.external_id = Some("ext-123".into());
+    p.duration_seconds = Some(1800);
+    p.mfa_serial = Some("arn:aws:iam::123456789012:mfa/alice".into());
+    let t = Target::from_profile(&p, true, Some("123456".into())).unwrap();
+    assert_eq!(t.role_arn, ROLE);
+    assert_eq!(t.external_id.as_deref(), Some("ext-123"));
+    assert_eq!(t.default_duration, Some(Duration::from_secs(1800)));
+    assert!(t.role_chaining);
+    assert_eq!(
+        t.mfa,
+        Some((
+            "arn:aws:iam::123456789012:mfa/alice".into(),
+            "123456".into()
+        ))
+    );
+    assert!(!format!("{t:?}").contains("ext-123"));
+}
