@@ -66,27 +66,32 @@ rate_limits:
     })
 }
 
+/// `sentinel request --profile PROFILE --justification WHY EXTRA... --json`
+/// as `user`, which must succeed; the request it prints.
+fn request(h: &Home, user: &User, profile: &str, why: &str, extra: &[&str]) -> serde_json::Value {
+    let out = h
+        .as_user(user)
+        .args(["request", "--profile", profile, "--justification", why])
+        .args(extra)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    json(&out)
+}
+
 #[test]
 fn approval_flow() {
     let Some(w) = world() else { return };
     let h = &w.home;
 
-    let out = h
-        .as_user(&w.alice)
-        .args([
-            "request",
-            "--profile",
-            "prod",
-            "--justification",
-            "INC-4711: restart the stuck payment workers",
-            "--duration",
-            "1h",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let req = json(&out);
+    let req = request(
+        h,
+        &w.alice,
+        "prod",
+        "INC-4711: restart the stuck payment workers",
+        &["--duration", "1h"],
+    );
     let id = req["id"].as_str().unwrap().to_owned();
     assert_eq!(req["status"], "pending");
     assert_eq!(req["requester"], w.alice.name.as_str());
@@ -162,38 +167,14 @@ fn approval_flow() {
         .stderr(predicate::str::contains("hint: fix --justification"));
 
     // A second request that Alice cancels, and one Bob denies.
-    let second = json(
-        &h.as_user(&w.alice)
-            .args([
-                "request",
-                "--profile",
-                "prod",
-                "--justification",
-                "second request, cancelled later",
-                "--json",
-            ])
-            .output()
-            .unwrap(),
-    );
+    let second = request(h, &w.alice, "prod", "second request, cancelled later", &[]);
     let second = second["id"].as_str().unwrap().to_owned();
     h.as_user(&w.alice)
         .args(["cancel", &second])
         .assert()
         .success()
         .stdout(predicate::str::contains("cancelled"));
-    let third = json(
-        &h.as_user(&w.alice)
-            .args([
-                "request",
-                "--profile",
-                "prod",
-                "--justification",
-                "third request, denied later",
-                "--json",
-            ])
-            .output()
-            .unwrap(),
-    );
+    let third = request(h, &w.alice, "prod", "third request, denied later", &[]);
     let third = third["id"].as_str().unwrap().to_owned();
     h.as_user(&w.bob)
         .args(["deny", &third, "--comment", "not today"])
@@ -243,38 +224,17 @@ fn approval_flow() {
 fn auto_approval() {
     let Some(w) = world() else { return };
     let h = &w.home;
-    let out = h
-        .as_user(&w.alice)
-        .args([
-            "request",
-            "--profile",
-            "staging",
-            "--justification",
-            "routine staging deploy check",
-            "--duration",
-            "30m",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let r = json(&out);
+    let r = request(
+        h,
+        &w.alice,
+        "staging",
+        "routine staging deploy check",
+        &["--duration", "30m"],
+    );
     assert_eq!(r["status"], "approved");
     assert_eq!(r["approver"], "auto-approve:staging-auto");
     // Carol is not in auto_approve.users: her request waits for a human.
-    let r = json(
-        &h.as_user(&w.carol)
-            .args([
-                "request",
-                "--profile",
-                "staging",
-                "--justification",
-                "routine staging deploy check",
-                "--json",
-            ])
-            .output()
-            .unwrap(),
-    );
+    let r = request(h, &w.carol, "staging", "routine staging deploy check", &[]);
     assert_eq!(r["status"], "pending");
 }
 
