@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sentinel_approval::RequestStore;
-use sentinel_breakglass::BreakGlassStore;
+use sentinel_breakglass::{BreakGlassEvent, BreakGlassStore, NewBreakGlass};
 use sentinel_policy::{CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Request};
 use sentinel_session::{NewSession, ServerSession, SessionStore, SessionStoreExt};
 use sentinel_store::{Clock, SystemClock};
@@ -452,7 +452,7 @@ impl Pipeline {
         if decision.breakglass_can_override()
             && let Some(store) = &self.breakglass
             && let Some(e) = store.find_active(user, profile).await?
-            && breakglass_permitted(policy, user, profile)
+            && breakglass_permitted(policy, user, &e)
         {
             return Ok(Override::BreakGlass(e));
         }
@@ -568,16 +568,20 @@ fn decide(policy: &CompiledPolicy, req: &VendRequest, now: Timestamp, tracking: 
     )
 }
 
-/// Whether the policy's break-glass rules (still) permit `user` on
-/// `profile`: the event was checked when invoked, but the policy may have
-/// changed since.
-fn breakglass_permitted(policy: &CompiledPolicy, user: &str, profile: &str) -> bool {
-    policy.document().breakglass.as_ref().is_some_and(|s| {
-        s.rules.iter().any(|r| {
-            r.users.iter().any(|u| u == user)
-                && (r.profiles.is_empty() || r.profiles.iter().any(|p| p == profile))
-        })
-    })
+/// Whether the policy's break-glass rules (still) permit this event for
+/// `user`: the event was checked when invoked, but the policy may have
+/// changed since. The same check as at invocation
+/// ([`sentinel_breakglass::authorize`]): a rule for the user and profile
+/// that accepts the event's reason code and duration.
+fn breakglass_permitted(policy: &CompiledPolicy, user: &str, e: &BreakGlassEvent) -> bool {
+    let again = NewBreakGlass {
+        invoker: user.to_owned(),
+        profile: e.profile.clone(),
+        reason_code: e.reason_code,
+        justification: e.justification.clone(),
+        duration: e.duration,
+    };
+    sentinel_breakglass::authorize(policy.document(), &again).is_ok()
 }
 
 /// The lifetime asked of STS (DESIGN §4): requested → profile default →

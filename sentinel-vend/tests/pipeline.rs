@@ -460,3 +460,46 @@ fn target_from_an_aws_profile() {
     );
     assert!(!format!("{t:?}").contains("ext-123"));
 }
+
+#[tokio::test]
+async fn breakglass_is_rechecked_against_the_current_rules() {
+    let w = world();
+    // The policy now accepts only `security` for alice's break-glass.
+    let narrowed = POLICY.replace(
+        "      profiles: [vault, prod]\n",
+        "      profiles: [vault, prod]\n      reason_codes: [security]\n",
+    );
+    assert_ne!(narrowed, POLICY);
+    let policies = MemoryPolicyStore::new();
+    policies.put_text("vault", &narrowed).unwrap();
+    let c: Arc<dyn Clock> = Arc::new(w.clock.clone());
+    let pipeline = Pipeline::new(
+        Arc::new(policies),
+        Arc::new(w.vendor.clone()),
+        w.log.clone(),
+    )
+    .with_breakglass(w.breakglass.clone())
+    .with_clock(c);
+    w.breakglass
+        .invoke(&Invocation::unchecked(
+            NewBreakGlass {
+                invoker: "alice".into(),
+                profile: "vault".into(),
+                reason_code: ReasonCode::Incident,
+                justification: "vault sealed itself, unsealing by hand".into(),
+                duration: Duration::from_secs(40 * 60),
+            },
+            sentinel_breakglass::RateLimits::none(),
+        ))
+        .await
+        .unwrap();
+    // Allowed under the rules it was invoked with; not under today's.
+    w.issued(&ask("alice", "vault", Mode::Cli)).await;
+    assert!(matches!(
+        pipeline
+            .vend(&ask("alice", "vault", Mode::Cli))
+            .await
+            .unwrap(),
+        Outcome::Denied(_)
+    ));
+}
