@@ -10,10 +10,13 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// A SQLite file opened for a store: WAL, `synchronous=FULL`, a 10 s busy
-/// timeout, migrations applied. Clones share the connection.
+/// timeout, migrations applied. Clones share the connections: one for
+/// [`call`](Self::call), on the blocking pool, and a read-only one that
+/// never waits for a lock, for [`read`](Self::read).
 #[derive(Debug, Clone)]
 pub struct Database {
     conn: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -92,11 +95,15 @@ impl Database {
     ) -> Result<Self> {
         let path = path.into();
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_blocking(&p, migrations))
-            .await
-            .map_err(|e| Error::backend("sqlite", e))??;
+        let (conn, reader) = tokio::task::spawn_blocking(move || {
+            let conn = open_blocking(&p, migrations)?;
+            Ok::<_, Error>((conn, open_reader(&p)?))
+        })
+        .await
+        .map_err(|e| Error::backend("sqlite", e))??;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
             path,
         })
     }
@@ -121,6 +128,42 @@ impl Database {
         .await
         .map_err(|e| E::from(Error::backend("sqlite", e)))?
     }
+
+    /// Runs the read-only `f` inline, on the calling task, when that is
+    /// quick: on the read-only connection, which never waits for a lock
+    /// (busy timeout 0) and is used only if no other task holds it. A point
+    /// read of a cached page takes a few microseconds, less than the hop to
+    /// the blocking pool and back that [`call`](Self::call) costs. When the
+    /// connection is taken, or `f` fails on it (for one, `SQLITE_BUSY` while
+    /// another process recovers the WAL), `f` runs again through `call`,
+    /// whose answer counts: a read never fails for being fast.
+    ///
+    /// `f` must only read; the connection is `query_only`, so a write fails
+    /// there and then runs through `call`.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        if let Ok(reader) = self.reader.try_lock()
+            && let Ok(v) = f(&reader)
+        {
+            return Ok(v);
+        }
+        self.call(move |conn| f(conn)).await
+    }
+}
+
+/// The connection for [`Database::read`]: no busy wait, no writes.
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::ZERO)
+        .map_err(db_err)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(db_err)?;
+    Ok(conn)
 }
 
 fn open_blocking(path: &Path, migrations: &[&str]) -> Result<Connection> {
@@ -230,5 +273,53 @@ mod tests {
         drop(db);
         let err = Database::open(&path, V1).await.unwrap_err().to_string();
         assert!(err.contains("newer than this Sentinel knows"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn reads_see_every_commit_and_fall_back_to_the_pool() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let db = Database::open(&path, V1).await.unwrap();
+        async fn count(db: &Database) -> Result<i64> {
+            db.read(|c| {
+                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    .map_err(db_err)
+            })
+            .await
+        }
+        assert_eq!(count(&db).await.unwrap(), 0);
+        // A commit through the writer, and one by another process's
+        // connection, are both visible to the next read.
+        db.call(|c| c.execute("INSERT INTO t (id) VALUES ('a')", []).map_err(db_err))
+            .await
+            .unwrap();
+        assert_eq!(count(&db).await.unwrap(), 1);
+        Connection::open(&path)
+            .unwrap()
+            .execute("INSERT INTO t (id) VALUES ('b')", [])
+            .unwrap();
+        assert_eq!(count(&db).await.unwrap(), 2);
+        // A failure on the inline connection is retried on the pool.
+        let tries = Arc::new(AtomicUsize::new(0));
+        let t = Arc::clone(&tries);
+        let v = db
+            .read(move |_| match t.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(Error::backend("sqlite", "busy")),
+                n => Ok(n),
+            })
+            .await
+            .unwrap();
+        assert_eq!((v, tries.load(Ordering::SeqCst)), (1, 2));
+        // The inline connection cannot write.
+        let tries = Arc::new(AtomicUsize::new(0));
+        let t = Arc::clone(&tries);
+        db.read(move |c| {
+            t.fetch_add(1, Ordering::SeqCst);
+            c.execute("INSERT INTO t (id) VALUES ('c')", []).map_err(db_err)
+        })
+        .await
+        .unwrap();
+        assert_eq!(tries.load(Ordering::SeqCst), 2, "refused inline, then written");
     }
 }
