@@ -118,6 +118,17 @@ impl SqliteRequestStore {
         self.db.call(move |conn| f(conn, now)).await
     }
 
+    /// Runs the read-only `f` with a connection and the current time,
+    /// inline when that is quick ([`Database::read`]).
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection, Timestamp) -> Result<T> + Send + 'static,
+    {
+        let now = micro(self.clock.now());
+        self.db.read(move |conn| f(conn, now)).await
+    }
+
     async fn change(
         &self,
         id: &str,
@@ -204,10 +215,10 @@ impl RequestStore for SqliteRequestStore {
 
     async fn get(&self, id: &str) -> Result<AccessRequest> {
         let id = id.to_owned();
-        self.with(move |conn, now| {
+        self.read(move |conn, now| {
             load(conn, &id)?
                 .map(|r| r.read_at(now))
-                .ok_or(Error::NotFound { id })
+                .ok_or_else(|| Error::NotFound { id: id.clone() })
         })
         .await
     }
@@ -302,18 +313,16 @@ impl RequestStore for SqliteRequestStore {
     ) -> Result<Option<AccessRequest>> {
         let (user, profile) = (user.to_owned(), profile.to_owned());
         let at = micros(now);
-        self.with(move |conn, _| {
+        self.read(move |conn, _| {
             Ok(conn
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM requests \
-                         WHERE requester = ?1 AND profile = ?2 AND status = 'approved' \
-                         AND approved_at <= ?3 AND approved_at + duration_secs * 1000000 > ?3 \
-                         ORDER BY approved_at + duration_secs * 1000000 DESC, id DESC LIMIT 1"
-                    ),
-                    params![user, profile, at],
-                    row_to_request,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM requests \
+                     WHERE requester = ?1 AND profile = ?2 AND status = 'approved' \
+                     AND approved_at <= ?3 AND approved_at + duration_secs * 1000000 > ?3 \
+                     ORDER BY approved_at + duration_secs * 1000000 DESC, id DESC LIMIT 1"
+                ))
+                .map_err(db_err)?
+                .query_row(params![user, profile, at], row_to_request)
                 .optional()
                 .map_err(db_err)?)
         })

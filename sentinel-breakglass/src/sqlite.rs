@@ -203,10 +203,10 @@ impl BreakGlassStore for SqliteBreakGlassStore {
         let id = id.to_owned();
         let now = self.clock.now();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 load(conn, &id)?
                     .map(|e| e.read_at(now))
-                    .ok_or(Error::NotFound { id })
+                    .ok_or_else(|| Error::NotFound { id: id.clone() })
             })
             .await
     }
@@ -306,7 +306,7 @@ impl BreakGlassStore for SqliteBreakGlassStore {
         let (invoker, profile) = (invoker.to_owned(), profile.to_owned());
         let now = self.clock.now();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(&format!(
                         "SELECT {COLUMNS} FROM breakglass_events WHERE invoker_key = ?1 \

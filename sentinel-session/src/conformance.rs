@@ -316,6 +316,50 @@ pub async fn kill_switch(store: &dyn SessionStore, clock: &ManualClock) {
     ));
 }
 
+/// `access` reads the kill switch and the session together, agreeing with
+/// `user_revoked` and `get`: the covering revocation (an all-profile one
+/// first), the session as of now, and `None` for a missing session.
+pub async fn access_reads_revocation_and_session(store: &dyn SessionStore, clock: &ManualClock) {
+    use crate::store::Clock;
+    let s = session(clock, "ivan", "prod", 60);
+    store.create(&s).await.unwrap();
+    let a = store.access("ivan", "prod", Some(&s.id)).await.unwrap();
+    assert_eq!(a.revocation, None);
+    assert_eq!(a.session.as_ref().map(|x| x.status), Some(SessionStatus::Active));
+    assert_eq!(store.access("ivan", "prod", None).await.unwrap().session, None);
+    assert_eq!(
+        store.access("ivan", "prod", Some("missing")).await.unwrap().session,
+        None
+    );
+    let dev = UserRevocation::new("ivan", Some("dev"), "secops", "audit", clock.now(), None)
+        .unwrap();
+    store.put_user_revocation(&dev).await.unwrap();
+    assert_eq!(
+        store.access("ivan", "prod", None).await.unwrap().revocation,
+        None,
+        "a dev revocation does not cover prod"
+    );
+    assert_eq!(
+        store.access("ivan", "dev", None).await.unwrap().revocation,
+        Some(dev.clone())
+    );
+    let all = UserRevocation::new("ivan", None, "secops", "offboarded", clock.now(), None).unwrap();
+    store.put_user_revocation(&all).await.unwrap();
+    assert_eq!(
+        store.access("ivan", "dev", None).await.unwrap().revocation,
+        Some(all.clone()),
+        "the all-profile revocation comes first"
+    );
+    assert_eq!(
+        store.access("ivan", "prod", None).await.unwrap().revocation,
+        store.user_revoked("ivan", "prod").await.unwrap()
+    );
+    assert_eq!(store.access("judy", "prod", None).await.unwrap().revocation, None);
+    clock.advance(Duration::from_secs(61 * 60));
+    let a = store.access("ivan", "prod", Some(&s.id)).await.unwrap();
+    assert_eq!(a.session.map(|x| x.status), Some(SessionStatus::Expired));
+}
+
 /// 50 parallel revokes of one session: exactly one wins.
 pub async fn racing_revokes(store: Arc<dyn SessionStore>, clock: &ManualClock) {
     let s = session(clock, "ivan", "prod", 60);

@@ -18,7 +18,7 @@ pub use dynamodb::{DEFAULT_SESSION_TABLE, DynamoSessionStore, create_session_tab
 pub use error::{Error, Result};
 pub use memory::MemorySessionStore;
 pub use model::{
-    MAX_NAME_LEN, MAX_REASON_LEN, NewSession, ServerSession, SessionPage, SessionQuery,
+    Access, MAX_NAME_LEN, MAX_REASON_LEN, NewSession, ServerSession, SessionPage, SessionQuery,
     SessionStatus, UserRevocation, new_id,
 };
 #[cfg(feature = "sqlite")]

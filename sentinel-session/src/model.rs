@@ -226,6 +226,17 @@ impl UserRevocation {
     }
 }
 
+/// What [`SessionStore::access`](crate::SessionStore::access) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Access {
+    /// The user revocation in force for the profile, if any.
+    pub revocation: Option<UserRevocation>,
+    /// The server session as of now; `None` when none was asked for or
+    /// there is no session with that id.
+    pub session: Option<ServerSession>,
+}
+
 /// Which sessions to list. Filters combine with AND; results are newest
 /// first (by `created_at`, then id), `limit` per page (default 100, at most 1000).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

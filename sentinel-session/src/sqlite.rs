@@ -11,7 +11,7 @@ use sentinel_store::{Cursor, paginate};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
+    Access, ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
     check_reason,
 };
 use crate::store::{Clock, SessionStore, SystemClock};
@@ -135,6 +135,39 @@ impl SqliteSessionStore {
         let now = self.clock.now();
         self.db.call(move |conn| f(conn, now)).await
     }
+
+    /// Runs the read-only `f` with a connection and the current time,
+    /// inline when that is quick ([`Database::read`]).
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection, Timestamp) -> Result<T> + Send + 'static,
+    {
+        let now = self.clock.now();
+        self.db.read(move |conn| f(conn, now)).await
+    }
+}
+
+/// The revocations of `user` in force at `now`, all-profile ones first.
+fn revocations(
+    conn: &Connection,
+    user: &str,
+    profile: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<UserRevocation>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT user, profile, revoked_by, reason, created_at, expires_at FROM user_revocations \
+             WHERE user = ?1 AND (expires_at IS NULL OR expires_at > ?2) \
+             AND (?3 IS NULL OR profile = '' OR profile = ?3) ORDER BY profile",
+        )
+        .map_err(db_err)?;
+    let found = stmt
+        .query_map(params![user, micros(now), profile], row_to_revocation)
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(found)
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<ServerSession>> {
@@ -201,10 +234,10 @@ impl SessionStore for SqliteSessionStore {
 
     async fn get(&self, id: &str) -> Result<ServerSession> {
         let id = id.to_owned();
-        self.with(move |conn, now| {
+        self.read(move |conn, now| {
             load(conn, &id)?
                 .map(|s| s.read_at(now))
-                .ok_or(Error::NotFound { id })
+                .ok_or_else(|| Error::NotFound { id: id.clone() })
         })
         .await
     }
@@ -326,15 +359,13 @@ impl SessionStore for SqliteSessionStore {
         source_identity: &str,
     ) -> Result<Option<ServerSession>> {
         let si = source_identity.to_owned();
-        self.with(move |conn, now| {
+        self.read(move |conn, now| {
             let found = conn
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM sessions WHERE source_identity = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
-                    ),
-                    [si],
-                    row_to_session,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM sessions WHERE source_identity = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+                ))
+                .map_err(db_err)?
+                .query_row([&si], row_to_session)
                 .optional()
                 .map_err(db_err)?;
             Ok(found.map(|s| s.read_at(now)))
@@ -366,21 +397,8 @@ impl SessionStore for SqliteSessionStore {
 
     async fn user_revocations(&self, user: &str) -> Result<Vec<UserRevocation>> {
         let user = user.to_owned();
-        self.with(move |conn, now| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT user, profile, revoked_by, reason, created_at, expires_at FROM user_revocations \
-                     WHERE user = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY profile",
-                )
-                .map_err(db_err)?;
-            let revocations = stmt
-                .query_map(params![user, micros(now)], row_to_revocation)
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            Ok(revocations)
-        })
-        .await
+        self.read(move |conn, now| revocations(conn, &user, None, now))
+            .await
     }
 
     async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()> {
@@ -396,6 +414,25 @@ impl SessionStore for SqliteSessionStore {
                 return Err(Error::RevocationNotFound { user, profile });
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn access(&self, user: &str, profile: &str, session_id: Option<&str>) -> Result<Access> {
+        let (user, profile) = (user.to_owned(), profile.to_owned());
+        let id = session_id.map(str::to_owned);
+        self.read(move |conn, now| {
+            let revocation = revocations(conn, &user, Some(&profile), now)?
+                .into_iter()
+                .next();
+            let session = match &id {
+                Some(id) => load(conn, id)?.map(|s| s.read_at(now)),
+                None => None,
+            };
+            Ok(Access {
+                revocation,
+                session,
+            })
         })
         .await
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 pub use sentinel_store::{Clock, ManualClock, SystemClock};
 
 use crate::error::{Error, Result};
-use crate::model::{ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation};
+use crate::model::{Access, ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation};
 
 /// Storage for server sessions and user revocations.
 ///
@@ -49,6 +49,32 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
 
     /// Lifts the revocation of (user, profile); [`Error::RevocationNotFound`] if none.
     async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()>;
+
+    /// What a credential request in server mode must pass, read together:
+    /// the revocation in force for (`user`, `profile`), and the server
+    /// session `session_id` as of now. The credential server calls this on
+    /// every request; stores that can answer in one round trip override it
+    /// (the default reads [`user_revocations`](Self::user_revocations) and
+    /// [`get`](Self::get)). Callers deny on an error.
+    async fn access(&self, user: &str, profile: &str, session_id: Option<&str>) -> Result<Access> {
+        let revocation = self
+            .user_revocations(user)
+            .await?
+            .into_iter()
+            .find(|r| r.covers(profile));
+        let session = match session_id {
+            None => None,
+            Some(id) => match self.get(id).await {
+                Ok(s) => Some(s),
+                Err(Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(Access {
+            revocation,
+            session,
+        })
+    }
 }
 
 #[async_trait]
@@ -82,6 +108,9 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     }
     async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()> {
         (**self).lift_user_revocation(user, profile).await
+    }
+    async fn access(&self, user: &str, profile: &str, session_id: Option<&str>) -> Result<Access> {
+        (**self).access(user, profile, session_id).await
     }
 }
 

@@ -50,6 +50,7 @@ sentinel_testkit::store_conformance! {
         list_filters_and_pages,
         find_by_source_identity,
         kill_switch,
+        access_reads_revocation_and_session,
     ],
     shared: [racing_revokes, revoke_racing_touch],
 }
