@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use sentinel_approval::RequestStore;
 use sentinel_breakglass::{BreakGlassEvent, BreakGlassStore, NewBreakGlass};
 use sentinel_policy::{CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Request};
-use sentinel_session::{NewSession, ServerSession, SessionStore, SessionStoreExt};
+use sentinel_session::{NewSession, ServerSession, SessionStore};
 use sentinel_store::{Clock, SystemClock};
 
 use crate::error::{Error, Result};
@@ -367,7 +367,12 @@ impl Pipeline {
     ) -> Result<Result<(Grant, Option<Timestamp>), Denial>> {
         let user = &req.caller.username;
         if let Some(sessions) = &self.sessions {
-            if let Some(r) = sessions.user_revoked(user, &req.profile).await? {
+            // One read for both: the credential server does this on every
+            // request, and cached credentials are then served without a write.
+            let access = sessions
+                .access(user, &req.profile, req.session_id.as_deref())
+                .await?;
+            if let Some(r) = access.revocation {
                 return Ok(Err(Denial {
                     reason: format!(
                         "access for \"{user}\" is revoked by {} ({}){}",
@@ -382,35 +387,17 @@ impl Pipeline {
                 }));
             }
             if let Some(id) = &req.session_id {
-                // A read: cached credentials are served without a write.
-                let seen = sessions.get(id).await.and_then(|s| {
-                    if s.is_active(now) {
-                        Ok(s)
-                    } else {
-                        Err(sentinel_session::Error::InvalidTransition {
-                            id: s.id,
-                            from: s.status,
-                            action: "used",
-                        })
-                    }
-                });
-                match seen {
-                    Ok(_) => {}
-                    Err(sentinel_session::Error::InvalidTransition { from, .. }) => {
-                        return Ok(Err(Denial {
-                            reason: format!("server session {id} is {from}"),
-                            rule: None,
-                            hint: Some("start a new `sentinel exec --server` session".into()),
-                        }));
-                    }
-                    Err(sentinel_session::Error::NotFound { .. }) => {
-                        return Ok(Err(Denial {
-                            reason: format!("server session {id} does not exist"),
-                            rule: None,
-                            hint: Some("start a new `sentinel exec --server` session".into()),
-                        }));
-                    }
-                    Err(e) => return Err(e.into()),
+                let refused = match &access.session {
+                    Some(s) if s.is_active(now) => None,
+                    Some(s) => Some(format!("server session {id} is {}", s.status)),
+                    None => Some(format!("server session {id} does not exist")),
+                };
+                if let Some(reason) = refused {
+                    return Ok(Err(Denial {
+                        reason,
+                        rule: None,
+                        hint: Some("start a new `sentinel exec --server` session".into()),
+                    }));
                 }
             }
         }
