@@ -155,12 +155,28 @@ impl Database {
     }
 }
 
+/// Turns on the query planner stability guarantee. The bundled SQLite is
+/// built with `SQLITE_ENABLE_STAT4`, which otherwise re-prepares a cached
+/// statement on every bind of a parameter that could sway the plan (an
+/// indexed equality with `ORDER BY`, a range): measured, that made a point
+/// read of `user_revocations` 20 µs instead of 3 µs. Sentinel never runs
+/// `ANALYZE`, so there are no statistics for such a re-plan to use.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
 /// The connection for [`Database::read`]: no busy wait, no writes.
 fn open_reader(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)
         .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::ZERO)
         .map_err(db_err)?;
+    stable_plans(&conn)?;
     conn.pragma_update(None, "query_only", true)
         .map_err(db_err)?;
     Ok(conn)
@@ -191,6 +207,7 @@ fn open_blocking(path: &Path, migrations: &[&str]) -> Result<Connection> {
         .map_err(|e| Error::backend("sqlite", format!("opening {}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(db_err)?;
+    stable_plans(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(db_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
@@ -291,9 +308,12 @@ mod tests {
         assert_eq!(count(&db).await.unwrap(), 0);
         // A commit through the writer, and one by another process's
         // connection, are both visible to the next read.
-        db.call(|c| c.execute("INSERT INTO t (id) VALUES ('a')", []).map_err(db_err))
-            .await
-            .unwrap();
+        db.call(|c| {
+            c.execute("INSERT INTO t (id) VALUES ('a')", [])
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
         assert_eq!(count(&db).await.unwrap(), 1);
         Connection::open(&path)
             .unwrap()
@@ -316,10 +336,15 @@ mod tests {
         let t = Arc::clone(&tries);
         db.read(move |c| {
             t.fetch_add(1, Ordering::SeqCst);
-            c.execute("INSERT INTO t (id) VALUES ('c')", []).map_err(db_err)
+            c.execute("INSERT INTO t (id) VALUES ('c')", [])
+                .map_err(db_err)
         })
         .await
         .unwrap();
-        assert_eq!(tries.load(Ordering::SeqCst), 2, "refused inline, then written");
+        assert_eq!(
+            tries.load(Ordering::SeqCst),
+            2,
+            "refused inline, then written"
+        );
     }
 }
