@@ -72,6 +72,18 @@ fn bench(c: &mut Criterion) {
             async move { store.get(&id).await.unwrap() }
         })
     });
+    // What the credential server reads on every request: the kill switch
+    // and the session, in one step.
+    g.bench_function("access", |b| {
+        b.to_async(&rt).iter(|| {
+            k = (k + 1) % ids.len();
+            let (store, id) = (Arc::clone(&store), ids[k].clone());
+            async move {
+                let a = store.access("user7", "profile3", Some(&id)).await.unwrap();
+                assert!(a.session.is_some());
+            }
+        })
+    });
     g.bench_function("touch", |b| {
         b.to_async(&rt).iter(|| {
             k = (k + 1) % ids.len();

@@ -325,14 +325,24 @@ pub async fn access_reads_revocation_and_session(store: &dyn SessionStore, clock
     store.create(&s).await.unwrap();
     let a = store.access("ivan", "prod", Some(&s.id)).await.unwrap();
     assert_eq!(a.revocation, None);
-    assert_eq!(a.session.as_ref().map(|x| x.status), Some(SessionStatus::Active));
-    assert_eq!(store.access("ivan", "prod", None).await.unwrap().session, None);
     assert_eq!(
-        store.access("ivan", "prod", Some("missing")).await.unwrap().session,
+        a.session.as_ref().map(|x| x.status),
+        Some(SessionStatus::Active)
+    );
+    assert_eq!(
+        store.access("ivan", "prod", None).await.unwrap().session,
         None
     );
-    let dev = UserRevocation::new("ivan", Some("dev"), "secops", "audit", clock.now(), None)
-        .unwrap();
+    assert_eq!(
+        store
+            .access("ivan", "prod", Some("missing"))
+            .await
+            .unwrap()
+            .session,
+        None
+    );
+    let dev =
+        UserRevocation::new("ivan", Some("dev"), "secops", "audit", clock.now(), None).unwrap();
     store.put_user_revocation(&dev).await.unwrap();
     assert_eq!(
         store.access("ivan", "prod", None).await.unwrap().revocation,
@@ -354,7 +364,10 @@ pub async fn access_reads_revocation_and_session(store: &dyn SessionStore, clock
         store.access("ivan", "prod", None).await.unwrap().revocation,
         store.user_revoked("ivan", "prod").await.unwrap()
     );
-    assert_eq!(store.access("judy", "prod", None).await.unwrap().revocation, None);
+    assert_eq!(
+        store.access("judy", "prod", None).await.unwrap().revocation,
+        None
+    );
     clock.advance(Duration::from_secs(61 * 60));
     let a = store.access("ivan", "prod", Some(&s.id)).await.unwrap();
     assert_eq!(a.session.map(|x| x.status), Some(SessionStatus::Expired));

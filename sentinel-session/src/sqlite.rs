@@ -422,13 +422,16 @@ impl SessionStore for SqliteSessionStore {
         let (user, profile) = (user.to_owned(), profile.to_owned());
         let id = session_id.map(str::to_owned);
         self.read(move |conn, now| {
-            let revocation = revocations(conn, &user, Some(&profile), now)?
+            // One read transaction for both reads: one snapshot, one lock.
+            let tx = conn.unchecked_transaction().map_err(db_err)?;
+            let revocation = revocations(&tx, &user, Some(&profile), now)?
                 .into_iter()
                 .next();
             let session = match &id {
-                Some(id) => load(conn, id)?.map(|s| s.read_at(now)),
+                Some(id) => load(&tx, id)?.map(|s| s.read_at(now)),
                 None => None,
             };
+            tx.commit().map_err(db_err)?;
             Ok(Access {
                 revocation,
                 session,

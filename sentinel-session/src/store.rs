@@ -9,7 +9,9 @@ use async_trait::async_trait;
 pub use sentinel_store::{Clock, ManualClock, SystemClock};
 
 use crate::error::{Error, Result};
-use crate::model::{Access, ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation};
+use crate::model::{
+    Access, ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation,
+};
 
 /// Storage for server sessions and user revocations.
 ///
