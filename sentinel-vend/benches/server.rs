@@ -5,7 +5,10 @@
 //! SQLite, and answers from the credential cache.
 //!
 //! Run with `cargo bench -p sentinel-vend --features test-util --bench server`.
-//! Besides Criterion's estimate it prints p50/p99 over 20,000 requests.
+//! Besides Criterion's estimates it prints p50/p99 over 20,000 requests,
+//! twice: from a lean keep-alive HTTP/1.1 client on one TCP connection (what
+//! the server costs, plus loopback), and from reqwest (what a full client
+//! stack adds).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -21,6 +24,8 @@ use sentinel_vend::server::{
     CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
 };
 use sentinel_vend::{Caller, FakeVendor, Pipeline, Target, VendRequest};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
 
 const POLICY: &str = "version: '1'\nrules:\n  - name: ops-server\n    effect: require_server_session\n    conditions: { profiles: [ops], users: [alice] }\n";
 
@@ -78,6 +83,9 @@ fn bench(c: &mut Criterion) {
             config,
         ));
         let router = service.router();
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (format!("http://127.0.0.1:{port}/"), token, direct, req)
     });
@@ -95,24 +103,48 @@ fn bench(c: &mut Criterion) {
     // Warm the credential and policy caches.
     rt.block_on(fetch());
 
-    let mut samples: Vec<Duration> = rt.block_on(async {
-        let mut v = Vec::with_capacity(20_000);
-        for _ in 0..20_000 {
-            let t = Instant::now();
-            fetch().await;
-            v.push(t.elapsed());
-        }
-        v
-    });
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
-    println!(
-        "local server, cached credentials, 20000 requests: p50 {:?}  p99 {:?}  max {:?}",
-        pct(0.50),
-        pct(0.99),
-        samples.last().unwrap()
-    );
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .to_owned();
+    let request =
+        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\n\r\n")
+            .into_bytes();
+    let lean = Arc::new(tokio::sync::Mutex::new(
+        rt.block_on(LeanClient::connect(&port)),
+    ));
+    let lean_fetch = || {
+        let (lean, request) = (Arc::clone(&lean), request.clone());
+        async move { lean.lock().await.get(&request).await }
+    };
 
+    for (name, lean_client) in [("lean keep-alive client", true), ("reqwest", false)] {
+        let mut samples: Vec<Duration> = rt.block_on(async {
+            let mut v = Vec::with_capacity(20_000);
+            for _ in 0..20_000 {
+                let t = Instant::now();
+                if lean_client {
+                    lean_fetch().await;
+                } else {
+                    fetch().await;
+                }
+                v.push(t.elapsed());
+            }
+            v
+        });
+        samples.sort();
+        let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
+        println!(
+            "local server, cached credentials, 20000 requests, {name}: p50 {:?}  p99 {:?}  max {:?}",
+            pct(0.50),
+            pct(0.99),
+            samples.last().unwrap()
+        );
+    }
+
+    c.bench_function("local_server_cached_request_lean_client", |b| {
+        b.to_async(&rt).iter(lean_fetch);
+    });
     c.bench_function("local_server_cached_request", |b| {
         b.to_async(&rt).iter(fetch);
     });
@@ -138,6 +170,43 @@ fn bench(c: &mut Criterion) {
             ));
         });
     });
+}
+
+/// One keep-alive HTTP/1.1 connection: writes a request, reads the status
+/// line, the headers and `Content-Length` bytes of body.
+struct LeanClient(BufReader<TcpStream>);
+
+impl LeanClient {
+    async fn connect(port: &str) -> Self {
+        let stream = TcpStream::connect(format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self(BufReader::new(stream))
+    }
+
+    async fn get(&mut self, request: &[u8]) -> Vec<u8> {
+        self.0.get_mut().write_all(request).await.unwrap();
+        let mut line = String::new();
+        self.0.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.0.read_exact(&mut body).await.unwrap();
+        body
+    }
 }
 
 criterion_group!(benches, bench);
