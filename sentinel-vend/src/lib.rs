@@ -16,4 +16,6 @@ pub use pipeline::{
 };
 #[cfg(feature = "test-util")]
 pub use vendor::FakeVendor;
-pub use vendor::{AssumeRoleRequest, Credentials, StsVendor, VendError, Vendor};
+pub use vendor::{
+    AssumeRoleRequest, Credentials, MfaSessionError, StsVendor, VendError, Vendor, mfa_session,
+};

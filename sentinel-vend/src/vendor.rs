@@ -326,6 +326,117 @@ impl Vendor for StsVendor {
     }
 }
 
+/// STS limit on a `GetSessionToken` session of an IAM user: 36 hours (the
+/// root user gets at most 1 hour; STS shortens that itself).
+pub const MAX_MFA_SESSION_DURATION: Duration = Duration::from_secs(129_600);
+
+/// Why STS `GetSessionToken` gave no MFA session.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum MfaSessionError {
+    /// STS did not accept the MFA code for the device: wrong, expired or
+    /// already used (each code works once), or a serial that is not the
+    /// caller's device.
+    #[error("STS did not accept the MFA code for {serial}: {message}")]
+    WrongCode {
+        /// The MFA device.
+        serial: String,
+        /// What STS said.
+        message: String,
+    },
+    /// STS is throttling.
+    #[error("STS is throttling GetSessionToken; retry in a few seconds")]
+    Throttled,
+    /// The base identity may not call `GetSessionToken` (a role session or
+    /// a federated user, or a policy that denies `sts:GetSessionToken`).
+    #[error("STS denied GetSessionToken: {message}")]
+    AccessDenied {
+        /// What STS said.
+        message: String,
+    },
+    /// The base credentials have expired.
+    #[error("the base AWS credentials have expired ({message}); refresh them and retry")]
+    ExpiredBaseCredentials {
+        /// What STS said.
+        message: String,
+    },
+    /// Anything else (network, no base credentials, a rejected parameter).
+    #[error("GetSessionToken failed: {0}")]
+    Backend(String),
+}
+
+/// Exchanges one MFA code for an MFA session: STS `GetSessionToken` with
+/// `SerialNumber` and `TokenCode`, called with the base credentials of
+/// `client` (an IAM user's keys; STS refuses role sessions).
+///
+/// The session's credentials carry the MFA context: roles assumed with
+/// them satisfy `aws:MultiFactorAuthPresent` without sending a code again,
+/// so a long-running credential server can re-issue role credentials
+/// without reusing a one-time code (which STS refuses). `duration` is
+/// clamped to what STS allows ([`MIN_SESSION_DURATION`] to
+/// [`MAX_MFA_SESSION_DURATION`]).
+pub async fn mfa_session(
+    client: &aws_sdk_sts::Client,
+    serial: &str,
+    code: &str,
+    duration: Duration,
+) -> Result<Credentials, MfaSessionError> {
+    let duration = mfa_session_duration(duration);
+    let out = client
+        .get_session_token()
+        .serial_number(serial)
+        .token_code(code)
+        .duration_seconds(i32::try_from(duration.as_secs()).unwrap_or(i32::MAX))
+        .send()
+        .await
+        .map_err(|e| {
+            let message = e.message().unwrap_or_default().to_owned();
+            match e.code() {
+                Some("AccessDenied" | "AccessDeniedException")
+                    if message.contains("MultiFactorAuthentication") =>
+                {
+                    MfaSessionError::WrongCode {
+                        serial: serial.to_owned(),
+                        message,
+                    }
+                }
+                Some("ValidationError") if message.contains("tokenCode") => {
+                    MfaSessionError::WrongCode {
+                        serial: serial.to_owned(),
+                        message,
+                    }
+                }
+                Some("AccessDenied" | "AccessDeniedException") => {
+                    MfaSessionError::AccessDenied { message }
+                }
+                Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
+                    MfaSessionError::Throttled
+                }
+                Some("ExpiredToken" | "ExpiredTokenException") => {
+                    MfaSessionError::ExpiredBaseCredentials { message }
+                }
+                _ => MfaSessionError::Backend(DisplayErrorContext(&e).to_string()),
+            }
+        })?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| MfaSessionError::Backend("STS returned no credentials".into()))?;
+    let expiration = Timestamp::from_second(c.expiration().secs())
+        .map_err(|e| MfaSessionError::Backend(format!("STS returned a bad expiration: {e}")))?;
+    Ok(Credentials {
+        access_key_id: c.access_key_id().to_owned(),
+        secret_access_key: c.secret_access_key().to_owned(),
+        session_token: c.session_token().to_owned(),
+        expiration,
+    })
+}
+
+/// The `DurationSeconds` [`mfa_session`] asks for: `requested`, at least
+/// [`MIN_SESSION_DURATION`], at most [`MAX_MFA_SESSION_DURATION`].
+pub fn mfa_session_duration(requested: Duration) -> Duration {
+    requested.clamp(MIN_SESSION_DURATION, MAX_MFA_SESSION_DURATION)
+}
+
 /// A deterministic fake for tests: answers every request with credentials
 /// valid for the requested duration from the given clock time and records
 /// what it was asked. Can be told to fail.
@@ -437,6 +548,148 @@ mod tests {
             Err(VendError::Expired { .. })
         ));
         assert_eq!(c.remaining(now), Duration::from_millis(3_600_123));
+    }
+
+    #[test]
+    fn mfa_sessions_stay_within_sts_limits() {
+        let h = |s| Duration::from_secs(s);
+        assert_eq!(mfa_session_duration(h(60)), MIN_SESSION_DURATION);
+        assert_eq!(mfa_session_duration(h(43_200)), h(43_200));
+        assert_eq!(
+            mfa_session_duration(h(7 * 86_400)),
+            MAX_MFA_SESSION_DURATION
+        );
+    }
+
+    /// A one-endpoint STS stand-in that answers every request with `status`
+    /// and `body`; STS configured to call it (no retries).
+    fn canned_sts(status: &str, body: &'static str) -> aws_sdk_sts::Client {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let status = status.to_owned();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut request = vec![0; length];
+                let _ = reader.read_exact(&mut request);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "AKIAEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+            .endpoint_url(url)
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
+    fn sts_error(code: &str, message: &str) -> &'static str {
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+        )
+        .leak()
+    }
+
+    #[tokio::test]
+    async fn mfa_session_failures_are_told_apart() {
+        let serial = "arn:aws:iam::123456789012:mfa/alice";
+        let ask = |client: aws_sdk_sts::Client| async move {
+            mfa_session(&client, serial, "123456", Duration::from_secs(3600))
+                .await
+                .unwrap_err()
+        };
+        let e = ask(canned_sts(
+            "403 Forbidden",
+            sts_error(
+                "AccessDenied",
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            ),
+        ))
+        .await;
+        assert!(
+            matches!(&e, MfaSessionError::WrongCode { serial: s, .. } if s == serial),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("123456\""), "{e}");
+        let e = ask(canned_sts(
+            "403 Forbidden",
+            sts_error(
+                "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
+            ),
+        ))
+        .await;
+        assert!(matches!(e, MfaSessionError::AccessDenied { .. }), "{e:?}");
+        let e = ask(canned_sts(
+            "400 Bad Request",
+            sts_error("Throttling", "Rate exceeded"),
+        ))
+        .await;
+        assert!(matches!(e, MfaSessionError::Throttled), "{e:?}");
+        let e = ask(canned_sts(
+            "403 Forbidden",
+            sts_error(
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+        ))
+        .await;
+        assert!(
+            matches!(e, MfaSessionError::ExpiredBaseCredentials { .. }),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn mfa_session_returns_the_session_credentials() {
+        let client = canned_sts(
+            "200 OK",
+            "<GetSessionTokenResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetSessionTokenResult><Credentials>\
+             <SessionToken>session-token</SessionToken><SecretAccessKey>session-secret</SecretAccessKey>\
+             <Expiration>2026-03-02T21:00:00Z</Expiration><AccessKeyId>ASIASESSION</AccessKeyId>\
+             </Credentials></GetSessionTokenResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></GetSessionTokenResponse>",
+        );
+        let c = mfa_session(
+            &client,
+            "arn:aws:iam::123456789012:mfa/alice",
+            "123456",
+            Duration::from_secs(43_200),
+        )
+        .await
+        .unwrap();
+        assert_eq!(c.access_key_id, "ASIASESSION");
+        assert_eq!(c.secret_access_key, "session-secret");
+        assert_eq!(c.session_token, "session-token");
+        assert_eq!(
+            c.expiration,
+            "2026-03-02T21:00:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 
     #[test]
