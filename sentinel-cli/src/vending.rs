@@ -12,9 +12,20 @@
 //! `sentinel credentials`: loading it would run sentinel again, forever.
 //! The same base configuration serves the stores (SSM policies, DynamoDB
 //! state), for the same reason.
+//!
+//! **MFA.** For a profile with `mfa_serial`, one code is asked for (or
+//! taken from `--mfa-token`). One-shot vending ([`MfaUse::AssumeRole`]:
+//! `credentials`, `exec` without `--server`) sends it with the one
+//! AssumeRole. A credential server re-issues credentials for hours and a
+//! code works only once, so it ([`MfaUse::Session`]) exchanges the code
+//! once for an MFA session (STS GetSessionToken, as aws-vault does) and
+//! assumes the role with that session's credentials, without a code: the
+//! MFA context carries through. STS allows that only for IAM user keys, so
+//! role-session base credentials are refused up front.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -22,13 +33,24 @@ use sentinel_session::SessionStore;
 use sentinel_vend::identity::PrincipalKind;
 use sentinel_vend::log::DecisionLog;
 use sentinel_vend::profiles::{AwsProfile, ProfileError, ProfileLoader};
-use sentinel_vend::{Caller, Denial, Pipeline, StsVendor, Target};
+use sentinel_vend::vendor::MAX_MFA_SESSION_DURATION;
+use sentinel_vend::{Caller, Denial, MfaSessionError, Pipeline, StsVendor, Target};
 
 use crate::context::Context;
-use crate::output::CliError;
+use crate::output::{self, CliError};
+
+/// How the MFA code of a profile with `mfa_serial` is used (see the module
+/// docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaUse {
+    /// Sent with the one AssumeRole (one-shot vending).
+    AssumeRole,
+    /// Exchanged once for an MFA session of this length (capped by STS),
+    /// whose credentials assume the role every time, without a code.
+    Session(Duration),
+}
 
 /// Everything needed to vend for one profile.
-#[derive(Debug)]
 pub struct Prepared {
     /// The base credentials' configuration (also installed in the context).
     pub base: SdkConfig,
@@ -36,6 +58,23 @@ pub struct Prepared {
     pub caller: Caller,
     /// The role behind the profile.
     pub target: Target,
+    /// STS as the vendor calls it: the base credentials, or the MFA
+    /// session's under [`MfaUse::Session`].
+    pub sts: aws_sdk_sts::Client,
+    /// When the MFA session behind [`sts`](Self::sts) ends, if there is one.
+    pub mfa_session_end: Option<jiff::Timestamp>,
+}
+
+// By hand: the STS client may hold MFA session credentials.
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("region", &self.region())
+            .field("caller", &self.caller)
+            .field("target", &self.target)
+            .field("mfa_session_end", &self.mfa_session_end)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Prepared {
@@ -108,11 +147,23 @@ fn mfa_code(serial: &str, given: Option<&str>) -> Result<String, CliError> {
 }
 
 /// Loads `--profile`, the base credentials and the caller; installs the
-/// base configuration in `ctx` so the stores use it too.
+/// base configuration in `ctx` so the stores use it too. An MFA code is
+/// sent with the AssumeRole ([`MfaUse::AssumeRole`], one-shot vending).
 pub async fn prepare(
     ctx: &mut Context,
     name: &str,
     mfa_token: Option<&str>,
+) -> Result<Prepared, CliError> {
+    prepare_with(ctx, name, mfa_token, MfaUse::AssumeRole).await
+}
+
+/// [`prepare`], with the MFA code of a profile with `mfa_serial` (from
+/// `mfa_token` or a prompt) used as `mfa` says.
+pub async fn prepare_with(
+    ctx: &mut Context,
+    name: &str,
+    mfa_token: Option<&str>,
+    mfa: MfaUse,
 ) -> Result<Prepared, CliError> {
     let loader = ProfileLoader::from_env().map_err(|e| profile_error(e, None))?;
     let profile = loader
@@ -145,12 +196,46 @@ pub async fn prepare(
         .policy_username()
         .map_err(|e| CliError::error(e).hint(&hint))?;
 
-    let code = match &profile.mfa_serial {
-        Some(serial) => Some(mfa_code(serial, mfa_token)?),
-        None => None,
+    let role_chaining = kind == PrincipalKind::AssumedRole;
+    let (target, sts, mfa_session_end) = match (&profile.mfa_serial, mfa) {
+        (Some(serial), MfaUse::Session(duration)) => {
+            // GetSessionToken is for IAM users (and root) only: refuse
+            // before asking for a code.
+            if !matches!(kind, PrincipalKind::IamUser | PrincipalKind::Root) {
+                let what = match kind {
+                    PrincipalKind::FederatedUser => "a federated user session",
+                    _ => "a role session",
+                };
+                return Err(CliError::error(format!(
+                    "profile \"{name}\" needs MFA, but its base credentials ({base_name}) are {what}: STS gives the MFA session that --server needs only to IAM users"
+                ))
+                .hint("run `sentinel exec` without --server, or give the profile a source_profile with IAM user keys"));
+            }
+            let code = mfa_code(serial, mfa_token)?;
+            let session = sentinel_vend::mfa_session(&sts, serial, &code, duration)
+                .await
+                .map_err(|e| mfa_session_error(e, &hint))?;
+            if duration > MAX_MFA_SESSION_DURATION {
+                output::warn(format_args!(
+                    "the MFA session lasts at most {}h; after that the server cannot issue credentials",
+                    MAX_MFA_SESSION_DURATION.as_secs() / 3600
+                ));
+            }
+            let end = session.expiration;
+            let target = Target::from_profile(&profile, role_chaining, None)
+                .map_err(|e| profile_error(e, Some(&loader)))?;
+            (target, session_client(&base, &session), Some(end))
+        }
+        (serial, _) => {
+            let code = match serial {
+                Some(serial) => Some(mfa_code(serial, mfa_token)?),
+                None => None,
+            };
+            let target = Target::from_profile(&profile, role_chaining, code)
+                .map_err(|e| profile_error(e, Some(&loader)))?;
+            (target, sts, None)
+        }
     };
-    let target = Target::from_profile(&profile, kind == PrincipalKind::AssumedRole, code)
-        .map_err(|e| profile_error(e, Some(&loader)))?;
     Ok(Prepared {
         caller: Caller {
             username,
@@ -158,7 +243,41 @@ pub async fn prepare(
         },
         base,
         target,
+        sts,
+        mfa_session_end,
     })
+}
+
+/// STS with `base`'s configuration and the MFA session's credentials.
+fn session_client(base: &SdkConfig, session: &sentinel_vend::Credentials) -> aws_sdk_sts::Client {
+    let credentials = aws_sdk_sts::config::Credentials::new(
+        session.access_key_id.clone(),
+        session.secret_access_key.clone(),
+        Some(session.session_token.clone()),
+        u64::try_from(session.expiration.as_second())
+            .ok()
+            .and_then(|s| std::time::UNIX_EPOCH.checked_add(Duration::from_secs(s))),
+        "sentinel-mfa-session",
+    );
+    let config = aws_sdk_sts::config::Builder::from(base)
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+}
+
+/// A failed GetSessionToken, with what to do next.
+fn mfa_session_error(e: MfaSessionError, base_hint: &str) -> CliError {
+    let hint = match &e {
+        MfaSessionError::WrongCode { .. } => {
+            "wait for the next code and pass it with --mfa-token (a code works only once); check mfa_serial in the profile".to_owned()
+        }
+        MfaSessionError::Throttled => "retry in a few seconds".to_owned(),
+        MfaSessionError::AccessDenied { .. } => {
+            "the base IAM user needs sts:GetSessionToken; or run `sentinel exec` without --server".to_owned()
+        }
+        _ => base_hint.to_owned(),
+    };
+    CliError::error(e).hint(hint)
 }
 
 /// The pipeline: configured policy, request, break-glass and session
@@ -186,7 +305,7 @@ pub async fn pipeline(
     requests.sweep().await;
     let breakglass = ctx.breakglass().await?;
     breakglass.sweep().await;
-    let vendor = StsVendor::new(aws_sdk_sts::Client::new(&prepared.base));
+    let vendor = StsVendor::new(prepared.sts.clone());
     Ok(
         Pipeline::new(ctx.policy_store().await, Arc::new(vendor), log)
             .with_requests(requests.store)

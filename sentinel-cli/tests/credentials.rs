@@ -45,19 +45,7 @@ fn world(policy: &str) -> Option<World> {
     let endpoint = sentinel_testkit::aws_endpoint()?;
     let alice = iam_user(&endpoint, "alice");
     let bob = iam_user(&endpoint, "bob");
-    let role_name = sentinel_testkit::unique_name("prod-admin");
-    let role = common::aws(
-        &endpoint,
-        &[
-            "iam",
-            "create-role",
-            "--role-name",
-            &role_name,
-            "--assume-role-policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#,
-        ],
-    );
-    let role_arn = role["Role"]["Arn"].as_str().unwrap().to_owned();
+    let (role_name, role_arn) = common::trusting_role(&endpoint, "prod-admin");
     let home = Home::with_endpoint(endpoint);
     let sentinel = assert_cmd::cargo::cargo_bin("sentinel");
     std::fs::create_dir_all(home.path("aws")).unwrap();

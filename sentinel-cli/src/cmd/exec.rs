@@ -8,15 +8,25 @@
 //! (mode `server`): policy and revocation are checked on every fetch, so
 //! `sentinel server-revoke` takes effect at the child's next refresh.
 //!
+//! A profile with `mfa_serial` under `--server` exchanges its one MFA code
+//! for an MFA session first (see [`crate::vending`]), so refreshes never
+//! reuse the code. When the child exits, its server session is revoked
+//! (`revoked_by` the caller), so it no longer shows as active and its id
+//! cannot be used again.
+//!
+//! Signals: Ctrl-C reaches the child through the terminal; SIGTERM and
+//! SIGHUP sent to sentinel itself are passed on to the child (unix).
+//! Either way sentinel keeps waiting for the child, so it can clean up.
 //! The child's exit code becomes sentinel's (a signal `n` becomes `128+n`).
 
-use std::process::ExitCode;
+use std::process::{ExitCode, ExitStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use jiff::Timestamp;
 use sentinel_policy::Mode;
+use sentinel_session::SessionStore;
 use sentinel_vend::server::{
     CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
 };
@@ -25,7 +35,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::context::Context;
 use crate::output::{self, CliError, CliResult};
-use crate::vending::{self, Prepared};
+use crate::vending::{self, MfaUse, Prepared};
 
 /// Set in the child's environment to the profile name; a sentinel that
 /// finds it refuses to run (no nesting).
@@ -52,8 +62,8 @@ const CREDENTIAL_VARS: &[&str] = &[
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
 
-/// `sentinel exec`
-#[derive(Debug, Args)]
+/// `sentinel exec` (`Debug` leaves out the MFA code)
+#[derive(Args)]
 pub struct ExecArgs {
     /// AWS profile with the role to assume (`role_arn`, and `source_profile`
     /// for the base credentials).
@@ -90,6 +100,22 @@ pub struct ExecArgs {
     command: Vec<String>,
 }
 
+impl std::fmt::Debug for ExecArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecArgs")
+            .field("profile", &self.profile)
+            .field("duration", &self.duration)
+            .field("mfa_token", &self.mfa_token.as_ref().map(|_| "<redacted>"))
+            .field("server", &self.server)
+            .field("server_port", &self.server_port)
+            .field("server_duration", &self.server_duration)
+            .field("session_table", &self.session_table)
+            .field("lazy", &self.lazy)
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
 /// Refuses to run inside another `sentinel exec` (its `AWS_SENTINEL`).
 pub fn refuse_nested() -> Result<(), CliError> {
     match std::env::var_os(AWS_SENTINEL) {
@@ -105,12 +131,24 @@ pub fn refuse_nested() -> Result<(), CliError> {
 /// `sentinel exec`
 pub async fn exec(ctx: &mut Context, args: &ExecArgs) -> CliResult {
     refuse_nested()?;
-    let prepared = vending::prepare(ctx, &args.profile, args.mfa_token.as_deref()).await?;
+    // A server re-issues credentials for its whole life: an MFA code can
+    // only be used once, so it becomes an MFA session of that length.
+    let mfa = if args.server {
+        MfaUse::Session(server_duration(args))
+    } else {
+        MfaUse::AssumeRole
+    };
+    let prepared =
+        vending::prepare_with(ctx, &args.profile, args.mfa_token.as_deref(), mfa).await?;
     if args.server {
         serve(ctx, args, &prepared).await
     } else {
         env_mode(ctx, args, &prepared).await
     }
+}
+
+fn server_duration(args: &ExecArgs) -> Duration {
+    args.server_duration.unwrap_or(DEFAULT_SERVER_DURATION)
 }
 
 fn utc(t: Timestamp) -> String {
@@ -148,7 +186,9 @@ async fn env_mode(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliRes
         (AWS_SENTINEL, args.profile.clone()),
     ];
     env.extend(region_vars(prepared));
-    run_child(&args.command, &env).await
+    let mut signals = Forwarded::listen()?;
+    let status = run_child(&args.command, &env, &mut signals).await?;
+    Ok(ExitCode::from(exit_code(status)))
 }
 
 async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult {
@@ -156,7 +196,7 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         Some(table) => ctx.sessions_in_table(table).await,
         None => ctx.sessions().await?,
     };
-    let pipeline = vending::pipeline(ctx, prepared, sessions).await?;
+    let pipeline = vending::pipeline(ctx, prepared, Arc::clone(&sessions)).await?;
     let instance = sentinel_store::new_id()
         .map_err(|e| CliError::error(format!("cannot make a server instance id: {e}")))?;
     let session = pipeline
@@ -164,11 +204,26 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
             &prepared.caller,
             &args.profile,
             &instance,
-            args.server_duration.unwrap_or(DEFAULT_SERVER_DURATION),
+            server_duration(args),
         )
         .await
         .map_err(vending::failed)?;
+    let ended = serve_session(args, prepared, pipeline, &session.id).await;
+    end_session(&*sessions, &session.id, &prepared.caller.username, &ended).await;
+    ended.map(|status| ExitCode::from(exit_code(status)))
+}
 
+/// Runs the credential server for the server session `id` and the child
+/// against it; the child's exit status.
+async fn serve_session(
+    args: &ExecArgs,
+    prepared: &Prepared,
+    pipeline: sentinel_vend::Pipeline,
+    id: &str,
+) -> Result<ExitStatus, CliError> {
+    // Listen first: a SIGTERM while the first fetch runs still ends the
+    // session instead of killing sentinel on the spot.
+    let mut signals = Forwarded::listen()?;
     let port = args.server_port.unwrap_or(0);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -186,7 +241,7 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
     let targets = FixedTargets::default().with(args.profile.clone(), prepared.target.clone());
     let mut config = ServiceConfig::default();
     config.profile = Some(args.profile.clone());
-    config.session_id = Some(session.id.clone());
+    config.session_id = Some(id.to_owned());
     config.duration = args.duration;
     let service = Arc::new(CredentialService::new(
         pipeline,
@@ -195,6 +250,10 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         config,
     ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Small request/response exchanges: no Nagle delay.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, service.router())
             .with_graceful_shutdown(async {
@@ -203,14 +262,26 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
             .await
     });
     let url = format!("http://127.0.0.1:{port}/");
+    let mfa = prepared
+        .mfa_session_end
+        .map(|end| format!("; MFA session until {}", utc(end)))
+        .unwrap_or_default();
     output::info(format_args!(
-        "serving profile \"{}\" on {url} (server session {})",
-        args.profile, session.id
+        "serving profile \"{}\" on {url} (server session {id}{mfa})",
+        args.profile
     ));
 
     let result = async {
         if !args.lazy {
-            prefetch(port, &token).await?;
+            tokio::select! {
+                fetched = prefetch(port, &token) => fetched?,
+                signal = signals.recv() => {
+                    return Err(CliError::error(format!(
+                        "stopped by {} before the command started",
+                        signal_name(signal)
+                    )));
+                }
+            }
         }
         let mut env = vec![
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.clone()),
@@ -218,7 +289,7 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
             (AWS_SENTINEL, args.profile.clone()),
         ];
         env.extend(region_vars(prepared));
-        run_child(&args.command, &env).await
+        run_child(&args.command, &env, &mut signals).await
     }
     .await;
 
@@ -229,6 +300,44 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         Ok(Ok(Ok(()))) | Err(_) => {}
     }
     result
+}
+
+/// Ends the server session `id` now that `sentinel exec` is done: revokes
+/// it as `caller` with the way the command ended as the reason, so
+/// `sentinel server-sessions` no longer lists it as active and its id
+/// cannot be used again. One already revoked or expired is left alone; a
+/// failure is a warning and never changes the exit code.
+async fn end_session(
+    sessions: &dyn SessionStore,
+    id: &str,
+    caller: &str,
+    ended: &Result<ExitStatus, CliError>,
+) {
+    let reason = match ended {
+        Ok(status) => format!("sentinel exec ended: the command {}", describe(*status)),
+        Err(_) => "sentinel exec ended with an error before the command finished".to_owned(),
+    };
+    match sessions.revoke(id, caller, &reason).await {
+        Ok(_) | Err(sentinel_session::Error::InvalidTransition { .. }) => {}
+        Err(e) => output::warn(format_args!(
+            "cannot end server session {id} ({e}); it stays active until it expires unless you run `sentinel server-revoke {id} --reason done`"
+        )),
+    }
+}
+
+/// How the child ended, for the revocation reason.
+fn describe(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exited with status {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return format!("was killed by signal {signal}");
+        }
+    }
+    "ended".to_owned()
 }
 
 /// Fetches credentials once through the local server, exactly as the child
@@ -274,8 +383,13 @@ async fn prefetch(port: u16, token: &str) -> Result<(), CliError> {
 }
 
 /// Runs the command with `env` set and every other credential variable
-/// removed; its exit code becomes ours.
-async fn run_child(command: &[String], env: &[(&str, String)]) -> CliResult {
+/// removed and waits for it, passing on the signals in `signals`; its exit
+/// status.
+async fn run_child(
+    command: &[String],
+    env: &[(&str, String)],
+    signals: &mut Forwarded,
+) -> CliResult<ExitStatus> {
     let Some((program, rest)) = command.split_first() else {
         return Err(CliError::error("no command to run")
             .hint("sentinel exec --profile P -- COMMAND ARGS..."));
@@ -292,16 +406,120 @@ async fn run_child(command: &[String], env: &[(&str, String)]) -> CliResult {
         CliError::error(format!("cannot run \"{program}\": {e}"))
             .hint("check the command name and PATH")
     })?;
-    // Ctrl-C reaches the child through the terminal; sentinel waits for it
-    // to finish rather than dying first and leaving it orphaned.
-    let status = loop {
+    // Valid until the child is reaped, which only `wait` below does.
+    let pid = child.id();
+    // Ctrl-C reaches the child through the terminal; SIGTERM and SIGHUP
+    // sent to sentinel alone are passed on. Either way sentinel waits for
+    // the child to finish rather than dying first and leaving it orphaned.
+    loop {
         tokio::select! {
-            status = child.wait() => break status,
+            status = child.wait() => {
+                return status.map_err(|e| {
+                    CliError::error(format!("cannot wait for \"{program}\": {e}"))
+                });
+            }
             _ = tokio::signal::ctrl_c() => {}
+            signal = signals.recv() => {
+                if let Some(pid) = pid
+                    && let Err(e) = forward(pid, signal)
+                {
+                    output::warn(format_args!(
+                        "cannot pass {} on to \"{program}\": {e}",
+                        signal_name(signal)
+                    ));
+                }
+            }
         }
     }
-    .map_err(|e| CliError::error(format!("cannot wait for \"{program}\": {e}")))?;
-    Ok(ExitCode::from(exit_code(status)))
+}
+
+/// The signals sentinel passes on to the child: SIGTERM and SIGHUP (a
+/// `kill`, a supervisor stopping it, a closed terminal). Listening replaces
+/// their default action (ending sentinel at once) for the rest of the
+/// process, so sentinel can wait for the child and end its session.
+#[cfg(unix)]
+#[derive(Debug)]
+struct Forwarded {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+type ForwardedSignal = rustix::process::Signal;
+
+#[cfg(unix)]
+impl Forwarded {
+    fn listen() -> Result<Self, CliError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| {
+            signal(kind).map_err(|e| CliError::error(format!("cannot listen for signals: {e}")))
+        };
+        Ok(Self {
+            term: listen(SignalKind::terminate())?,
+            hup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next signal received (never returns once both streams closed).
+    async fn recv(&mut self) -> ForwardedSignal {
+        use rustix::process::Signal;
+        tokio::select! {
+            Some(()) = self.term.recv() => Signal::TERM,
+            Some(()) = self.hup.recv() => Signal::HUP,
+            else => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn signal_name(signal: ForwardedSignal) -> &'static str {
+    use rustix::process::Signal;
+    match signal {
+        Signal::TERM => "SIGTERM",
+        Signal::HUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// Sends `signal` to the child `pid`.
+#[cfg(unix)]
+fn forward(pid: u32, signal: ForwardedSignal) -> std::io::Result<()> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("bad process id {pid}")))?;
+    rustix::process::kill_process(pid, signal)?;
+    Ok(())
+}
+
+/// Elsewhere only Ctrl-C is handled (through the console).
+#[cfg(not(unix))]
+#[derive(Debug)]
+struct Forwarded;
+
+#[cfg(not(unix))]
+#[derive(Debug, Clone, Copy)]
+enum ForwardedSignal {}
+
+#[cfg(not(unix))]
+impl Forwarded {
+    fn listen() -> Result<Self, CliError> {
+        Ok(Self)
+    }
+
+    async fn recv(&mut self) -> ForwardedSignal {
+        std::future::pending().await
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_name(signal: ForwardedSignal) -> &'static str {
+    match signal {}
+}
+
+#[cfg(not(unix))]
+fn forward(_pid: u32, signal: ForwardedSignal) -> std::io::Result<()> {
+    match signal {}
 }
 
 fn exit_code(status: std::process::ExitStatus) -> u8 {
@@ -333,5 +551,45 @@ mod tests {
         // Killed by SIGTERM (15) and SIGKILL (9).
         assert_eq!(exit_code(status(15)), 143);
         assert_eq!(exit_code(status(9)), 137);
+    }
+
+    #[test]
+    fn the_mfa_code_stays_out_of_debug() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            exec: ExecArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "sentinel",
+            "--profile",
+            "prod",
+            "--mfa-token",
+            "428133",
+            "--server",
+            "--",
+            "true",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let d = format!("{:?}", cli.exec);
+        assert!(!d.contains("428133") && d.contains("<redacted>"), "{d}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ended_sessions_say_how_the_command_ended() {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = std::process::ExitStatus::from_raw;
+        assert_eq!(describe(status(3 << 8)), "exited with status 3");
+        assert_eq!(describe(status(15)), "was killed by signal 15");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn forwarded_signals_have_names() {
+        use rustix::process::Signal;
+        assert_eq!(signal_name(Signal::TERM), "SIGTERM");
+        assert_eq!(signal_name(Signal::HUP), "SIGHUP");
     }
 }

@@ -70,7 +70,13 @@ impl Home {
     /// `sentinel` with a clean environment pointing into this home; no AWS
     /// credentials unless [`Home::as_user`] adds them.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("sentinel").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`Home::cmd`] as a `std::process::Command`, for tests that spawn
+    /// `sentinel` and signal it while it runs.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("sentinel"));
         c.env_clear()
             .env("HOME", self.path("home"))
             .env("XDG_CONFIG_HOME", self.path("config"))
@@ -139,6 +145,25 @@ pub fn iam_user(endpoint: &str, prefix: &str) -> User {
             .unwrap()
             .to_owned(),
     }
+}
+
+/// A role (name prefixed `prefix`) that trusts anyone to assume it, set
+/// SourceIdentity and tag sessions; its name and ARN.
+pub fn trusting_role(endpoint: &str, prefix: &str) -> (String, String) {
+    let name = sentinel_testkit::unique_name(prefix);
+    let role = aws(
+        endpoint,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            &name,
+            "--assume-role-policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#,
+        ],
+    );
+    let arn = role["Role"]["Arn"].as_str().unwrap().to_owned();
+    (name, arn)
 }
 
 /// Parses a command's stdout as JSON.
