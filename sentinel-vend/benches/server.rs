@@ -149,16 +149,14 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(fetch);
     });
     // HTTP and the token check alone: `GET /profiles`.
-    let profiles_url = format!("{url}profiles");
-    c.bench_function("local_server_profiles_request", |b| {
-        b.to_async(&rt).iter(|| async {
-            let resp = client
-                .get(&profiles_url)
-                .header("Authorization", &token)
-                .send()
-                .await
-                .unwrap();
-            resp.bytes().await.unwrap()
+    let profiles = format!(
+        "GET /profiles HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\n\r\n"
+    )
+    .into_bytes();
+    c.bench_function("local_server_profiles_request_lean_client", |b| {
+        b.to_async(&rt).iter(|| {
+            let (lean, request) = (Arc::clone(&lean), profiles.clone());
+            async move { lean.lock().await.get(&request).await }
         });
     });
     // The checks alone, without HTTP: policy, kill switch, session.
