@@ -3,6 +3,7 @@
 
 use crate::identity::IdentityError;
 use crate::log::LogError;
+#[cfg(feature = "sts")]
 use crate::profiles::ProfileError;
 use crate::source_identity::SourceIdentityError;
 use crate::vendor::VendError;
@@ -36,6 +37,7 @@ pub enum Error {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     /// The AWS profile could not be used.
+    #[cfg(feature = "sts")]
     #[error(transparent)]
     Profile(#[from] ProfileError),
     /// A SourceIdentity or session name could not be made.

@@ -2,10 +2,10 @@
 //! from it (DESIGN §5, step 1).
 //!
 //! The CLI learns the caller from STS `GetCallerIdentity` with the base
-//! credentials ([`caller_identity`]); the TVM gets the same ARN from the API
-//! Gateway request context. Either way the ARN goes through
-//! [`parse_principal`] and [`policy_username`], which accept exactly the
-//! principals that can hold credentials and call Sentinel:
+//! credentials (`caller_identity`, with the `sts` feature); the TVM gets the
+//! same ARN from the API Gateway request context. Either way the ARN goes
+//! through [`parse_principal`] and [`policy_username`], which accept exactly
+//! the principals that can hold credentials and call Sentinel:
 //!
 //! | ARN resource                             | [`PrincipalKind`]  | raw name            |
 //! |------------------------------------------|--------------------|---------------------|
@@ -19,8 +19,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "sts")]
 use aws_credential_types::provider::error::CredentialsError;
+#[cfg(feature = "sts")]
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+#[cfg(feature = "sts")]
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
 /// Longest policy username (see [`policy_username`]).
@@ -393,6 +396,7 @@ pub fn policy_username(arn: &str) -> Result<String> {
 /// always has a usable principal. Failures are mapped to errors that say
 /// what to do: missing credentials, expired or rejected credentials,
 /// access denied, throttling, network trouble.
+#[cfg(feature = "sts")]
 pub async fn caller_identity(client: &aws_sdk_sts::Client) -> Result<CallerIdentity> {
     let out = client
         .get_caller_identity()
@@ -417,6 +421,7 @@ pub async fn caller_identity(client: &aws_sdk_sts::Client) -> Result<CallerIdent
 }
 
 /// The first `CredentialsError` in an error's source chain.
+#[cfg(feature = "sts")]
 fn find_credentials_error<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a CredentialsError> {
@@ -431,6 +436,7 @@ fn find_credentials_error<'a>(
 }
 
 /// The messages of an error and its sources, joined with `: `.
+#[cfg(feature = "sts")]
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
@@ -446,6 +452,7 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Maps a failed `GetCallerIdentity` call to an actionable error.
+#[cfg(feature = "sts")]
 fn map_sdk_error<R>(err: SdkError<GetCallerIdentityError, R>) -> IdentityError
 where
     R: fmt::Debug + Send + Sync + 'static,
@@ -510,6 +517,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "sts")]
     #[test]
     fn chain_deduplicates() {
         let e = std::io::Error::other("boom");

@@ -5,6 +5,7 @@ mod error;
 pub mod identity;
 pub mod log;
 pub mod pipeline;
+#[cfg(feature = "sts")]
 pub mod profiles;
 pub mod server;
 pub mod source_identity;
@@ -16,6 +17,6 @@ pub use pipeline::{
 };
 #[cfg(feature = "test-util")]
 pub use vendor::FakeVendor;
-pub use vendor::{
-    AssumeRoleRequest, Credentials, MfaSessionError, StsVendor, VendError, Vendor, mfa_session,
-};
+pub use vendor::{AssumeRoleRequest, Credentials, MfaSessionError, VendError, Vendor};
+#[cfg(feature = "sts")]
+pub use vendor::{StsVendor, mfa_session};

@@ -14,6 +14,7 @@ use sentinel_store::{Clock, SystemClock};
 
 use crate::error::{Error, Result};
 use crate::log::{DecisionLog, DecisionRecord};
+#[cfg(feature = "sts")]
 use crate::profiles::{AwsProfile, ProfileError};
 use crate::source_identity::{Marker, RequestId, SessionTag, SourceIdentity};
 use crate::vendor::{
@@ -76,6 +77,7 @@ impl Target {
     /// `duration_seconds`. `role_chaining` says whether the base
     /// credentials are themselves a role session; `mfa_code` is the current
     /// code for the profile's `mfa_serial`, if it has one.
+    #[cfg(feature = "sts")]
     pub fn from_profile(
         profile: &AwsProfile,
         role_chaining: bool,

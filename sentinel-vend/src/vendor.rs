@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+#[cfg(feature = "sts")]
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
+#[cfg(feature = "sts")]
 use aws_sdk_sts::types::Tag;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -253,11 +255,13 @@ pub trait Vendor: Send + Sync + fmt::Debug + 'static {
 
 /// The real thing: STS `AssumeRole` with the base credentials of the
 /// client.
+#[cfg(feature = "sts")]
 #[derive(Debug, Clone)]
 pub struct StsVendor {
     client: aws_sdk_sts::Client,
 }
 
+#[cfg(feature = "sts")]
 impl StsVendor {
     /// Vends through `client` (built by the caller; this never loads AWS
     /// configuration).
@@ -266,6 +270,7 @@ impl StsVendor {
     }
 }
 
+#[cfg(feature = "sts")]
 #[async_trait]
 impl Vendor for StsVendor {
     async fn assume_role(&self, r: &AssumeRoleRequest) -> Result<Credentials, VendError> {
@@ -375,6 +380,7 @@ pub enum MfaSessionError {
 /// without reusing a one-time code (which STS refuses). `duration` is
 /// clamped to what STS allows ([`MIN_SESSION_DURATION`] to
 /// [`MAX_MFA_SESSION_DURATION`]).
+#[cfg(feature = "sts")]
 pub async fn mfa_session(
     client: &aws_sdk_sts::Client,
     serial: &str,
@@ -431,8 +437,9 @@ pub async fn mfa_session(
     })
 }
 
-/// The `DurationSeconds` [`mfa_session`] asks for: `requested`, at least
-/// [`MIN_SESSION_DURATION`], at most [`MAX_MFA_SESSION_DURATION`].
+/// The `DurationSeconds` `mfa_session` (`sts` feature) asks for:
+/// `requested`, at least [`MIN_SESSION_DURATION`], at most
+/// [`MAX_MFA_SESSION_DURATION`].
 pub fn mfa_session_duration(requested: Duration) -> Duration {
     requested.clamp(MIN_SESSION_DURATION, MAX_MFA_SESSION_DURATION)
 }
@@ -563,6 +570,7 @@ mod tests {
 
     /// A one-endpoint STS stand-in that answers every request with `status`
     /// and `body`; STS configured to call it (no retries).
+    #[cfg(feature = "sts")]
     fn canned_sts(status: &str, body: &'static str) -> aws_sdk_sts::Client {
         use std::io::{BufRead as _, BufReader, Read as _, Write as _};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -609,6 +617,7 @@ mod tests {
         aws_sdk_sts::Client::from_conf(config)
     }
 
+    #[cfg(feature = "sts")]
     fn sts_error(code: &str, message: &str) -> &'static str {
         format!(
             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
@@ -616,6 +625,7 @@ mod tests {
         .leak()
     }
 
+    #[cfg(feature = "sts")]
     #[tokio::test]
     async fn mfa_session_failures_are_told_apart() {
         let serial = "arn:aws:iam::123456789012:mfa/alice";
@@ -666,6 +676,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "sts")]
     #[tokio::test]
     async fn mfa_session_returns_the_session_credentials() {
         let client = canned_sts(

@@ -434,6 +434,7 @@ async fn no_credentials_without_a_log_line() {
     assert!(matches!(err, sentinel_vend::Error::Log(_)), "{err}");
 }
 
+#[cfg(feature = "sts")]
 #[test]
 fn target_from_an_aws_profile() {
     use sentinel_vend::profiles::AwsProfile;
