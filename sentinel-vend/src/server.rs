@@ -33,6 +33,10 @@ use crate::vendor::Credentials;
 /// cached credential with less left is never served.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
 
+/// At most this many credentials are cached (one per user, profile, role,
+/// grant and requested duration).
+pub const MAX_CACHED: usize = 64;
+
 /// Why a request was refused before the pipeline ran.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -104,23 +108,47 @@ pub fn new_token() -> Result<String, Error> {
 #[async_trait]
 impl Authenticator for LocalAuthenticator {
     async fn authenticate(&self, parts: &Parts) -> Result<Caller, AuthError> {
-        let host = parts
-            .headers
-            .get(header::HOST)
+        // Exactly one Host, naming this server; a request in absolute form
+        // (`GET http://host/`) must name it there too.
+        let host = single(&parts.headers, header::HOST)
             .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        if !self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            .ok_or_else(|| AuthError::BadHost(describe_hosts(&parts.headers)))?;
+        let ours = |h: &str| self.hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h));
+        if !ours(host) {
             return Err(AuthError::BadHost(host.chars().take(100).collect()));
         }
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
+        if let Some(authority) = parts.uri.authority()
+            && !ours(authority.as_str())
+        {
+            return Err(AuthError::BadHost(
+                authority.as_str().chars().take(100).collect(),
+            ));
+        }
+        let given = single(&parts.headers, header::AUTHORIZATION)
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
         if !bool::from(given.ct_eq(self.token.as_bytes())) || given.is_empty() {
             return Err(AuthError::BadToken);
         }
         Ok(self.caller.clone())
+    }
+}
+
+/// The header's value when it appears exactly once.
+fn single(headers: &HeaderMap, name: header::HeaderName) -> Option<&HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    }
+}
+
+/// What was wrong with the Host headers, for [`AuthError::BadHost`].
+fn describe_hosts(headers: &HeaderMap) -> String {
+    match headers.get_all(header::HOST).iter().count() {
+        0 => "(none)".to_owned(),
+        1 => "(not text)".to_owned(),
+        n => format!("({n} Host headers)"),
     }
 }
 
@@ -233,11 +261,18 @@ impl CredentialService {
 
     /// The axum router: `GET|POST /` (query `profile`, `duration` like
     /// `1h` or seconds) answers container credentials, `GET /profiles`
-    /// lists the profiles. Errors are JSON `{"code", "message"}`.
+    /// lists the profiles. Every answer, refusals, unknown paths and
+    /// methods included, is JSON `{"code", "message"}`, and nothing but
+    /// a 403 is said to a caller that is not authenticated.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/", get(credentials).post(credentials))
-            .route("/profiles", get(profiles))
+            .route(
+                "/",
+                get(credentials).post(credentials).head(method_not_allowed),
+            )
+            .route("/profiles", get(profiles).head(method_not_allowed))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
             .with_state(self)
     }
 
@@ -253,20 +288,40 @@ impl CredentialService {
         }
     }
 
-    fn remember(&self, key: CacheKey, c: &Credentials) {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, c.clone());
+    /// Caches `c`, first dropping what may no longer be served and, at
+    /// [`MAX_CACHED`] entries, the one expiring first: a caller asking for
+    /// ever new durations cannot grow the cache without bound.
+    fn remember(&self, key: CacheKey, c: &Credentials, now: Timestamp) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED {
+            cache.retain(|_, c| c.remaining(now) > REFRESH_MARGIN);
+        }
+        if cache.len() >= MAX_CACHED
+            && let Some(first) = cache
+                .iter()
+                .min_by_key(|(_, c)| c.expiration)
+                .map(|(k, _)| k.clone())
+        {
+            cache.remove(&first);
+        }
+        cache.insert(key, c.clone());
     }
 
     /// Answers one request.
-    async fn serve(&self, parts: &Parts, q: CredentialsQuery) -> Result<String, ApiError> {
+    async fn serve(&self, parts: &Parts) -> Result<String, ApiError> {
         let caller = self
             .auth
             .authenticate(parts)
             .await
             .map_err(ApiError::auth)?;
+        // Only now, for an authenticated caller, read the query.
+        let Query(q) = Query::<CredentialsQuery>::try_from_uri(&parts.uri).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("{}; use ?profile=NAME&duration=1h", e.body_text()),
+            )
+        })?;
         let profile = match (&self.config.profile, q.profile) {
             (Some(fixed), Some(asked)) if *fixed != asked => {
                 return Err(ApiError::new(
@@ -345,7 +400,7 @@ impl CredentialService {
                 .map_err(ApiError::internal)?
             {
                 Outcome::Issued(issued) => {
-                    self.remember(key, &issued.credentials);
+                    self.remember(key, &issued.credentials, now);
                     issued.credentials
                 }
                 Outcome::Denied(d) => return Err(ApiError::denied(&d)),
@@ -372,12 +427,8 @@ fn parse_duration(s: &str) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
 
-async fn credentials(
-    State(svc): State<Arc<CredentialService>>,
-    parts: Parts,
-    Query(q): Query<CredentialsQuery>,
-) -> Response {
-    match svc.serve(&parts, q).await {
+async fn credentials(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Response {
+    match svc.serve(&parts).await {
         Ok(body) => json_response(StatusCode::OK, body),
         Err(e) => e.into_response(),
     }
@@ -393,6 +444,56 @@ async fn profiles(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Re
             serde_json::json!({ "profiles": list }).to_string(),
         ),
         Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// An unknown path: 404 for an authenticated caller, else 403.
+async fn not_found(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Response {
+    refuse(
+        &svc,
+        &parts,
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such path; credentials are at / and the profiles at /profiles",
+        ),
+    )
+    .await
+}
+
+/// A method a path does not serve (HEAD included: it would issue
+/// credentials only to drop them): 405 for an authenticated caller, else
+/// 403.
+async fn method_not_allowed(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Response {
+    let mut response = refuse(
+        &svc,
+        &parts,
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not served here; use GET", parts.method),
+        ),
+    )
+    .await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = if parts.uri.path() == "/" {
+            "GET, POST"
+        } else {
+            "GET"
+        };
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+/// `error` for an authenticated caller; the authentication failure
+/// otherwise.
+async fn refuse(svc: &CredentialService, parts: &Parts, error: ApiError) -> Response {
+    match svc.auth.authenticate(parts).await {
+        Ok(_) => error.into_response(),
+        Err(e) => ApiError::auth(e).into_response(),
     }
 }
 

@@ -195,3 +195,123 @@ async fn bad_requests_get_json_errors() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["profiles"], serde_json::json!(["ops"]));
 }
+
+/// Sends `request` as-is on a fresh connection; the status and the body.
+async fn raw(s: &Server, request: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+#[tokio::test]
+async fn refuses_ambiguous_hosts_and_tokens() {
+    let s = start(None).await;
+    let (port, token) = (s.port, s.token.clone());
+    let ours = format!("127.0.0.1:{port}");
+    for request in [
+        // A second Host after the right one (only one is allowed).
+        format!(
+            "GET / HTTP/1.1\r\nHost: {ours}\r\nHost: evil.example:{port}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+        ),
+        // The right Host, but the request names another server.
+        format!(
+            "GET http://evil.example:{port}/ HTTP/1.1\r\nHost: {ours}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+        ),
+        // Two tokens.
+        format!(
+            "GET / HTTP/1.1\r\nHost: {ours}\r\nAuthorization: {token}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+        ),
+    ] {
+        let (status, _, body) = raw(&s, &request).await;
+        assert_eq!(status, 403, "{request}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["code"], "forbidden");
+    }
+    assert!(s.vendor.requests().is_empty());
+    // Absolute form naming this server is fine.
+    let (status, _, body) = raw(
+        &s,
+        &format!(
+            "GET http://{ours}/ HTTP/1.1\r\nHost: {ours}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn unknown_paths_methods_and_queries_get_json_and_only_after_authentication() {
+    let s = start(None).await;
+    let (port, token) = (s.port, s.token.clone());
+    for (line, status, code, allow) in [
+        ("GET /nope", 404, "not_found", None),
+        ("PUT /", 405, "method_not_allowed", Some("GET, POST")),
+        ("DELETE /profiles", 405, "method_not_allowed", Some("GET")),
+        ("GET /?profile=ops&profile=ops", 400, "bad_query", None),
+    ] {
+        let request = |auth: &str| {
+            format!(
+                "{line} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        let (got, head, body) = raw(&s, &request(&format!("Authorization: {token}\r\n"))).await;
+        assert_eq!(got, status, "{line}: {body}");
+        assert!(head.contains("application/json"), "{line}: {head}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["code"], code, "{line}");
+        if let Some(allow) = allow {
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains(&format!("allow: {}", allow.to_ascii_lowercase())),
+                "{head}"
+            );
+        }
+        // Without the token the answer is only a refusal.
+        let (got, _, body) = raw(&s, &request("")).await;
+        assert_eq!(got, 403, "{line} without a token: {body}");
+    }
+    // HEAD would issue credentials only to drop them: refused, nothing issued.
+    let (got, head, _) = raw(
+        &s,
+        &format!(
+            "HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(got, 405, "{head}");
+    assert!(s.vendor.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_cache_stays_bounded_whatever_durations_are_asked() {
+    let s = start(None).await;
+    let client = reqwest::Client::new();
+    let fetch = |duration: u64| {
+        client
+            .get(format!("{}?duration={duration}", s.url))
+            .header("Authorization", &s.token)
+            .send()
+    };
+    let n = sentinel_vend::server::MAX_CACHED as u64 + 20;
+    for i in 0..n {
+        assert_eq!(fetch(3600 + i).await.unwrap().status(), 200);
+    }
+    assert_eq!(s.vendor.requests().len() as u64, n);
+    // The newest are still cached; the first ones were dropped.
+    assert_eq!(fetch(3600 + n - 1).await.unwrap().status(), 200);
+    assert_eq!(s.vendor.requests().len() as u64, n, "served from the cache");
+    assert_eq!(fetch(3600).await.unwrap().status(), 200);
+    assert_eq!(
+        s.vendor.requests().len() as u64,
+        n + 1,
+        "dropped, so issued again"
+    );
+}
