@@ -92,10 +92,6 @@ fn world(policy: &str) -> Option<World> {
 }
 
 impl World {
-    fn policy_file(&self) -> PathBuf {
-        self.home.config_dir().join("policy.yaml")
-    }
-
     fn log_file(&self) -> PathBuf {
         self.home.path("state/sentinel/decisions.jsonl")
     }
@@ -105,7 +101,7 @@ impl World {
     /// the AWS config.
     fn sentinel(&self) -> assert_cmd::Command {
         let mut c = self.home.cmd();
-        c.env("SENTINEL_POLICY", self.policy_file())
+        c.env("SENTINEL_POLICY", self.home.policy_file())
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .timeout(TIMEOUT);
@@ -138,7 +134,7 @@ impl World {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("SENTINEL_POLICY", self.policy_file())
+            .env("SENTINEL_POLICY", self.home.policy_file())
             .output()
             .unwrap()
     }

@@ -14,7 +14,7 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -200,16 +200,12 @@ rules:
 }
 
 impl World {
-    fn policy_file(&self) -> PathBuf {
-        self.home.config_dir().join("policy.yaml")
-    }
-
     /// `sentinel` with the test home, the policy, PATH (so `exec` finds
     /// `sh` and `aws`) and STS through the recording proxy; base
     /// credentials only through the AWS config.
     fn std_cmd(&self) -> std::process::Command {
         let mut c = self.home.std_cmd();
-        c.env("SENTINEL_POLICY", self.policy_file())
+        c.env("SENTINEL_POLICY", self.home.policy_file())
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL_STS", &self.sts.url)
             .env("PATH", std::env::var_os("PATH").unwrap_or_default());

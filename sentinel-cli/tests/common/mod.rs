@@ -55,10 +55,15 @@ impl Home {
 
     /// Writes the default policy file ($XDG_CONFIG_HOME/sentinel/policy.yaml).
     pub fn write_policy(&self, yaml: &str) -> PathBuf {
-        let p = self.config_dir().join("policy.yaml");
+        let p = self.policy_file();
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, yaml).unwrap();
         p
+    }
+
+    /// $XDG_CONFIG_HOME/sentinel/policy.yaml, the default policy file.
+    pub fn policy_file(&self) -> PathBuf {
+        self.config_dir().join("policy.yaml")
     }
 
     /// Writes $XDG_CONFIG_HOME/sentinel/sentinel.toml.
