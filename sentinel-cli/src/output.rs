@@ -267,6 +267,30 @@ pub fn clean(s: &str) -> String {
 
 /// A store's `Invalid { field }` error with a hint naming the flag to fix,
 /// when the field comes from one: `flags` maps field names to flags.
+/// The hint for a state store that failed (not a refusal).
+pub const STATE_HINT: &str = "check --state / SENTINEL_STATE and your AWS credentials for DynamoDB";
+
+/// Up to `limit` items, newest first, from a store's pages: `page(after)`
+/// returns one page's items and the token of the next.
+pub async fn collect<T, E, F, Fut>(limit: usize, mut page: F) -> Result<Vec<T>, E>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), E>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let (items, next) = page(after).await?;
+        all.extend(items);
+        match next {
+            Some(t) if all.len() < limit => after = Some(t),
+            _ => break,
+        }
+    }
+    all.truncate(limit);
+    Ok(all)
+}
+
 pub fn invalid_field(
     e: impl fmt::Display,
     field: &str,
@@ -308,6 +332,34 @@ pub fn listing<T: Serialize>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn collect_pages_until_the_limit_or_the_end() {
+        // Pages of two items out of five: [0,1] [2,3] [4].
+        let pages = |asked: std::rc::Rc<std::cell::RefCell<Vec<Option<String>>>>| {
+            move |after: Option<String>| {
+                asked.borrow_mut().push(after.clone());
+                let start: usize = after.map_or(0, |t| t.parse().unwrap());
+                let items: Vec<usize> = (start..(start + 2).min(5)).collect();
+                let next = (start + 2 < 5).then(|| (start + 2).to_string());
+                async move { Ok::<_, ()>((items, next)) }
+            }
+        };
+        let asked = std::rc::Rc::default();
+        let got = collect(3, pages(std::rc::Rc::clone(&asked))).await.unwrap();
+        assert_eq!(got, vec![0, 1, 2]);
+        assert_eq!(
+            *asked.borrow(),
+            vec![None, Some("2".to_owned())],
+            "stops once it has 3"
+        );
+        let asked = std::rc::Rc::default();
+        let got = collect(100, pages(std::rc::Rc::clone(&asked)))
+            .await
+            .unwrap();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(asked.borrow().len(), 3, "stops at the last page");
+    }
 
     #[test]
     fn tables_align() {

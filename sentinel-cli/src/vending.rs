@@ -339,7 +339,7 @@ pub fn failed(e: sentinel_vend::Error) -> CliError {
         }
         Error::Policy(_) => Some("check --policy / SENTINEL_POLICY"),
         Error::Session(_) | Error::Approval(_) | Error::BreakGlass(_) | Error::Store(_) => {
-            Some("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB")
+            Some(output::STATE_HINT)
         }
         Error::Log(_) => Some("set --log or SENTINEL_LOG to a writable file"),
         _ => None,

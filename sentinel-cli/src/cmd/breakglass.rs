@@ -112,8 +112,7 @@ fn fail(e: Error) -> CliError {
                 ("reason_code", "--reason-code"),
             ],
         ),
-        other => CliError::error(other)
-            .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
+        other => CliError::error(other).hint(output::STATE_HINT),
     }
 }
 
@@ -191,16 +190,15 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     query.profile.clone_from(&args.profile);
     query.from = args.since;
     query.to = args.until;
-    let mut all = Vec::new();
-    loop {
-        let page = store.store.list(&query).await.map_err(fail)?;
-        all.extend(page.events);
-        match page.next_page_token {
-            Some(t) if all.len() < limit => query = query.after(Some(t)),
-            _ => break,
+    let all = output::collect(limit, |after| {
+        let query = query.clone().after(after);
+        let store = &store.store;
+        async move {
+            let page = store.list(&query).await.map_err(fail)?;
+            Ok((page.events, page.next_page_token))
         }
-    }
-    all.truncate(limit);
+    })
+    .await?;
     let now = Timestamp::now();
     output::listing(
         &all,

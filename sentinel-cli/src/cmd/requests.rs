@@ -105,8 +105,7 @@ fn fail(e: Error) -> CliError {
                 ("profile", "--profile"),
             ],
         ),
-        other => CliError::error(other)
-            .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
+        other => CliError::error(other).hint(output::STATE_HINT),
     }
 }
 
@@ -198,16 +197,15 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     query.requester.clone_from(&args.requester);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
-    let mut all = Vec::new();
-    loop {
-        let page = requests.store.list(&query).await.map_err(fail)?;
-        all.extend(page.requests);
-        match page.next_page_token {
-            Some(t) if all.len() < limit => query = query.after(Some(t)),
-            _ => break,
+    let all = output::collect(limit, |after| {
+        let query = query.clone().after(after);
+        let store = &requests.store;
+        async move {
+            let page = store.list(&query).await.map_err(fail)?;
+            Ok((page.requests, page.next_page_token))
         }
-    }
-    all.truncate(limit);
+    })
+    .await?;
     let now = Timestamp::now();
     output::listing(
         &all,

@@ -73,8 +73,7 @@ fn fail(e: Error) -> CliError {
             CliError::error(e).hint("see the session with `sentinel server-session ID`")
         }
         Error::Invalid { .. } => CliError::error(e),
-        other => CliError::error(other)
-            .hint("check --state / SENTINEL_STATE and your AWS credentials for DynamoDB"),
+        other => CliError::error(other).hint(output::STATE_HINT),
     }
 }
 
@@ -107,16 +106,15 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     query.user.clone_from(&args.user);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
-    let mut all = Vec::new();
-    loop {
-        let page = store.list(&query).await.map_err(fail)?;
-        all.extend(page.sessions);
-        match page.next_page_token {
-            Some(t) if all.len() < limit => query = query.after(Some(t)),
-            _ => break,
+    let all = output::collect(limit, |after| {
+        let query = query.clone().after(after);
+        let store = &store;
+        async move {
+            let page = store.list(&query).await.map_err(fail)?;
+            Ok((page.sessions, page.next_page_token))
         }
-    }
-    all.truncate(limit);
+    })
+    .await?;
     let now = Timestamp::now();
     output::listing(
         &all,
