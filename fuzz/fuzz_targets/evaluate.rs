@@ -16,7 +16,8 @@ use libfuzzer_sys::fuzz_target;
 use sentinel_policy::conformance::reference_decision;
 use sentinel_policy::{
     ClockTime, CompiledPolicy, Conditions, Decision, DecisionEffect, Effect, HourRange, Mode,
-    PolicyDocument, PolicyDuration, Request, Rule, TimeWindow, TimeZoneName, Timestamp, Version,
+    PolicyDocument, PolicyDuration, Request, Rule, TimeWindow, TimeZoneName, Timestamp, Username,
+    Version,
     Weekday,
 };
 
@@ -270,6 +271,8 @@ fuzz_target!(|input: Input| {
         breakglass: None,
         rate_limits: None,
         profiles: Default::default(),
+        identity: None,
+        admins: Vec::new(),
     };
 
     // The same document as JSON through the text parser, for a differential
@@ -311,8 +314,9 @@ fuzz_target!(|input: Input| {
     for r in input.requests.iter().take(MAX_REQUESTS) {
         let secs = Y2K + r.offset_seconds % FIFTY_YEARS;
         let time = Timestamp::from_second(secs).expect("within 50 years of 2000");
+        let user = Username::parse(request_name(r.user)).expect("request names are usernames");
         let req = Request::new(
-            request_name(r.user),
+            &user,
             request_name(r.profile),
             Mode::ALL[usize::from(r.mode) % Mode::ALL.len()],
             time,

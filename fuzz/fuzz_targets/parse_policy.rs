@@ -12,7 +12,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_policy::{CompiledPolicy, Decision, Mode, PolicyDocument, Request, Timestamp};
+use sentinel_policy::{
+    CompiledPolicy, Decision, Mode, PolicyDocument, Request, Timestamp, Username,
+};
 
 /// Fixed request times (seconds since the Unix epoch): around DST changes in
 /// Europe and the US, a leap day and midnight.
@@ -120,8 +122,9 @@ fn evaluate_fixed(policy: &CompiledPolicy) -> Vec<Decision> {
                 for secs in TIMES {
                     let time = Timestamp::from_second(secs).expect("fixed time in range");
                     for tracking in [false, true] {
-                        let req =
-                            Request::new(user, profile, mode, time).with_session_tracking(tracking);
+                        let user = Username::parse(user).expect("validated usernames");
+                        let req = Request::new(&user, profile, mode, time)
+                            .with_session_tracking(tracking);
                         let d = policy.evaluate(&req);
                         let _ = d.reason.len();
                         let _ = d.breakglass_can_override();

@@ -195,6 +195,7 @@ pub async fn prepare_with(
     let username = identity
         .policy_username()
         .map_err(|e| CliError::error(e).hint(&hint))?;
+    let username = sentinel_policy::Username::parse(&username).map_err(CliError::error)?;
 
     let role_chaining = kind == PrincipalKind::AssumedRole;
     let (target, sts, mfa_session_end) = match (&profile.mfa_serial, mfa) {

@@ -30,7 +30,7 @@ use cedar_policy::{
     RestrictedExpression,
 };
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sentinel_policy::{CompiledPolicy, Mode, PolicyDocument, Request, Timestamp};
+use sentinel_policy::{CompiledPolicy, Mode, PolicyDocument, Request, Timestamp, Username};
 
 /// Rule counts of the decision benchmarks (the last one includes the
 /// catch-all deny).
@@ -314,7 +314,7 @@ impl RuleSet {
             .collect();
         let last = &self.rules[n - 1];
         out.push(BenchRequest {
-            user: format!("u{}", last.users[0]),
+            user: Username::parse(&format!("u{}", last.users[0])).unwrap(),
             profile: format!("p{}", last.profiles[0]),
             mode: Mode::CredentialProcess,
             // Sunday 03:00 UTC.
@@ -322,19 +322,19 @@ impl RuleSet {
         });
         let (p, u) = self.unrelated_pair();
         out.push(BenchRequest {
-            user: format!("u{u}"),
+            user: Username::parse(&format!("u{u}")).unwrap(),
             profile: format!("p{p}"),
             mode: Mode::Cli,
             time: wednesday_utc_noon(),
         });
         out.push(BenchRequest {
-            user: "mallory".to_owned(),
+            user: Username::parse("mallory").unwrap(),
             profile: "p0".to_owned(),
             mode: Mode::Cli,
             time: wednesday_utc_noon(),
         });
         out.push(BenchRequest {
-            user: "u0".to_owned(),
+            user: Username::parse("u0").unwrap(),
             profile: "no-such-profile".to_owned(),
             mode: Mode::Server,
             time: wednesday_utc_noon(),
@@ -358,7 +358,7 @@ impl RuleSet {
             None => wednesday_utc_noon(),
         };
         BenchRequest {
-            user: format!("u{}", r.users[0]),
+            user: Username::parse(&format!("u{}", r.users[0])).unwrap(),
             profile: format!("p{}", r.profiles[0]),
             mode: r.modes.first().copied().unwrap_or(Mode::Cli),
             time,
@@ -389,7 +389,7 @@ fn wednesday_utc_noon() -> Timestamp {
 
 #[derive(Debug, Clone)]
 struct BenchRequest {
-    user: String,
+    user: Username,
     profile: String,
     mode: Mode,
     time: Timestamp,
@@ -422,7 +422,7 @@ impl BenchRequest {
         }
         let context = Context::from_pairs(pairs).unwrap();
         CedarRequest::new(
-            EntityUid::from_str(&format!("User::{:?}", self.user)).unwrap(),
+            EntityUid::from_str(&format!("User::{:?}", self.user.as_str())).unwrap(),
             EntityUid::from_str("Action::\"GetCredentials\"").unwrap(),
             EntityUid::from_str(&format!("Profile::{:?}", self.profile)).unwrap(),
             context,

@@ -12,13 +12,20 @@
 
 use std::process::ExitCode;
 
-use sentinel_policy::{CompiledPolicy, DecisionEffect, Mode, Request, Timestamp};
+use sentinel_policy::{CompiledPolicy, DecisionEffect, Mode, Request, Timestamp, Username};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [path, user, profile, rest @ ..] = args.as_slice() else {
         eprintln!("usage: decide POLICY USER PROFILE [MODE] [RFC3339-TIME]");
         return ExitCode::from(1);
+    };
+    let user = match Username::parse(user) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
     };
     let mode: Mode = match rest.first().map_or(Ok(Mode::Cli), |m| m.parse()) {
         Ok(m) => m,
@@ -51,7 +58,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let request = Request::new(user, profile, mode, at).with_session_tracking(mode == Mode::Server);
+    let request =
+        Request::new(&user, profile, mode, at).with_session_tracking(mode == Mode::Server);
     let d = policy.evaluate(&request);
     println!("request:  user={user} profile={profile} mode={mode} at={at}");
     println!("effect:   {}", d.effect);

@@ -17,6 +17,11 @@ use crate::document::{Conditions, Effect, Mode, PolicyDocument, TimeWindow, Week
 use crate::error::Error;
 use crate::policy::{DecisionEffect, Request};
 use crate::store::PolicyStore;
+use crate::username::Username;
+
+fn u(s: &str) -> Username {
+    Username::parse(s).expect("a canonical username")
+}
 
 /// Writes raw policy text for a profile where the store under test reads it.
 #[async_trait]
@@ -93,10 +98,10 @@ pub async fn get_returns_compiled_policy(store: &dyn PolicyStore, seed: &dyn See
     seed.put("conf-dev", ALLOW_ALICE).await;
     let policy = store.get("conf-dev").await.expect("get conf-dev");
     assert_eq!(policy.rule_count(), 1);
-    let d = policy.evaluate(&Request::new("alice", "conf-dev", Mode::Cli, at()));
+    let d = policy.evaluate(&Request::new(&u("alice"), "conf-dev", Mode::Cli, at()));
     assert_eq!(d.effect, DecisionEffect::Allow);
     assert_eq!(d.rule.as_deref(), Some("alice-allowed"));
-    let d = policy.evaluate(&Request::new("bob", "conf-dev", Mode::Cli, at()));
+    let d = policy.evaluate(&Request::new(&u("bob"), "conf-dev", Mode::Cli, at()));
     assert_eq!(d.effect, DecisionEffect::Deny);
     assert!(d.rule.is_none());
     assert!(
@@ -136,14 +141,14 @@ pub async fn put_replaces(store: &dyn PolicyStore, seed: &dyn Seed) {
         .get("conf-swap")
         .await
         .unwrap()
-        .evaluate(&Request::new("alice", "conf-swap", Mode::Cli, at()));
+        .evaluate(&Request::new(&u("alice"), "conf-swap", Mode::Cli, at()));
     assert!(d.is_allowed());
     seed.put("conf-swap", DENY_ALL).await;
     let d = store
         .get("conf-swap")
         .await
         .unwrap()
-        .evaluate(&Request::new("alice", "conf-swap", Mode::Cli, at()));
+        .evaluate(&Request::new(&u("alice"), "conf-swap", Mode::Cli, at()));
     assert_eq!(d.effect, DecisionEffect::Deny);
     assert_eq!(d.rule.as_deref(), Some("nobody"));
 }
@@ -197,7 +202,7 @@ pub fn reference_decision(
 /// the compiled index.
 pub fn reference_conditions_hold(c: &Conditions, req: &Request<'_>) -> bool {
     (c.profiles.is_empty() || c.profiles.iter().any(|p| p == req.profile))
-        && (c.users.is_empty() || c.users.iter().any(|u| u == req.user))
+        && (c.users.is_empty() || c.users.iter().any(|u| u == req.user.as_str()))
         && (c.mode.is_empty() || c.mode.contains(&req.mode))
         && c.time
             .as_ref()

@@ -40,10 +40,52 @@ pub struct PolicyDocument {
     /// Limits on how often break-glass may be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<RateLimitSection>,
-    /// The AWS side of each profile, for frontends without `~/.aws/config`
-    /// (the Lambda Token Vending Machine).
+    /// The AWS side of each profile: the role Sentinel assumes for it.
+    /// Frontends without `~/.aws/config` (the Lambda Token Vending Machine)
+    /// take the role from here; on a laptop the profile in `~/.aws/config`
+    /// must name the same role.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// Which AWS principals name a user, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentitySection>,
+    /// Security admins: they may revoke anyone's server sessions, switch a
+    /// user off and on again (the kill switch) and close anyone's
+    /// break-glass event. Everyone may revoke their own sessions and close
+    /// their own break-glass events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<crate::Username>")]
+    pub admins: Vec<String>,
+}
+
+/// The `identity` section: which AWS principals name a policy user.
+///
+/// IAM users are named by their user name. A role session names its user
+/// only when the role is trusted to set the session name (by default the
+/// roles of IAM Identity Center, `AWSReservedSSO_*`); any other session,
+/// federated users and the account root are refused unless `principals`
+/// maps them to a user. Sessions Sentinel itself issued are never a user.
+///
+/// ```yaml
+/// identity:
+///   accounts: ["123456789012"]
+///   trusted_roles: ["AWSReservedSSO_*"]
+///   principals:
+///     "arn:aws:iam::123456789012:role/ci-deploy": ci-bot
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// AWS accounts whose principals may call; absent or empty means any account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// Roles whose session names name the user: role name patterns (`*` matches any characters) or role ARNs with such a name. Absent: `[AWSReservedSSO_*]` (IAM Identity Center); `[]`: no role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_roles: Option<Vec<String>>,
+    /// Principal ARN (IAM user, role session, federated user, root, or an IAM role ARN for every session of the role) to username.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, crate::Username>")]
+    pub principals: BTreeMap<String, String>,
 }
 
 /// One access rule.
@@ -170,8 +212,9 @@ pub struct Conditions {
     /// AWS profile names the rule applies to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
-    /// Policy usernames the rule applies to (compared exactly).
+    /// Policy usernames the rule applies to: lowercase, as IAM user names and IAM Identity Center session names are lowercased.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<crate::Username>")]
     pub users: Vec<String>,
     /// Credential modes the rule applies to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -275,6 +318,7 @@ pub struct ApprovalRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
     /// Usernames that may approve or deny. A requester never approves their own request.
+    #[schemars(with = "Vec<crate::Username>")]
     pub approvers: Vec<String>,
     /// Longest access an approval grants (at most 8h); requests asking for more are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,6 +334,7 @@ pub struct ApprovalRule {
 pub struct AutoApprove {
     /// Requesters whose requests are auto-approved; absent or empty means anyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<crate::Username>")]
     pub users: Vec<String>,
     /// When requests are auto-approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,6 +362,7 @@ pub struct BreakGlassRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
     /// Users allowed to invoke break-glass. Required: break-glass is never open to everyone.
+    #[schemars(with = "Vec<crate::Username>")]
     pub users: Vec<String>,
     /// Reason codes accepted; absent or empty means every code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

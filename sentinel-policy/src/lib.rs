@@ -4,12 +4,14 @@
 
 mod document;
 mod error;
+pub mod identity;
 mod parse;
 mod policy;
 mod schema;
 pub mod store;
 mod strict;
 mod types;
+mod username;
 mod validate;
 
 #[cfg(feature = "test-util")]
@@ -17,10 +19,13 @@ pub mod conformance;
 
 pub use document::{
     ApprovalRule, ApprovalSection, AutoApprove, BreakGlassRule, BreakGlassSection, Conditions,
-    Effect, HourRange, Mode, PolicyDocument, ProfileConfig, RateLimitRule, RateLimitSection,
-    ReasonCode, Rule, TimeWindow, Weekday,
+    Effect, HourRange, IdentitySection, Mode, PolicyDocument, ProfileConfig, RateLimitRule,
+    RateLimitSection, ReasonCode, Rule, TimeWindow, Weekday,
 };
 pub use error::{Error, Location, Problem, Problems, Result};
+pub use identity::{
+    IdentifiedBy, Identity, IdentityError, Principal, PrincipalError, PrincipalKind,
+};
 pub use parse::MAX_DOCUMENT_BYTES;
 pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
 pub use schema::json_schema;
@@ -36,6 +41,7 @@ pub use types::{
     ClockTime, ClockTimeError, DurationError, PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION,
     TimeZoneError, TimeZoneName, Version,
 };
+pub use username::{MAX_USERNAME_LEN, USERNAME_PUNCTUATION, Username, UsernameError};
 pub use validate::{MAX_APPROVAL_DURATION, MAX_BREAKGLASS_DURATION, MAX_NAME_LEN};
 
 // The workspace README's example runs as a doctest too.

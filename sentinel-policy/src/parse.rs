@@ -527,6 +527,8 @@ const TOP_LEVEL: &[&str] = &[
     "breakglass",
     "rate_limits",
     "profiles",
+    "identity",
+    "admins",
 ];
 
 /// Parses and validates a document. Returns every problem found, sorted
@@ -597,6 +599,8 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
     let breakglass = rules_section(&mut c, &mut top, "breakglass");
     let rate_limits = rules_section(&mut c, &mut top, "rate_limits");
     let profiles = section(&mut c, &mut top, "profiles");
+    let identity = section(&mut c, &mut top, "identity");
+    let admins = section::<Vec<String>>(&mut c, &mut top, "admins");
     // Check the meaning of every part that did parse, so that one broken
     // rule does not hide the problems of the others.
     {
@@ -613,6 +617,8 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
             breakglass: &breakglass_refs,
             rate_limits: &rate_refs,
             profiles: profiles.as_ref().ok().and_then(Option::as_ref),
+            identity: identity.as_ref().ok().and_then(Option::as_ref),
+            admins: admins.as_ref().ok().and_then(Option::as_deref),
         };
         validate(&parts, &mut c);
     }
@@ -625,20 +631,25 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
         approvals,
         breakglass,
         rate_limits,
-        profiles,
+        (profiles, identity, admins),
     ) {
-        (Some(version), true, Ok(approvals), Ok(breakglass), Ok(rate_limits), Ok(profiles))
-            if c.problems.is_empty() =>
-        {
-            Ok(PolicyDocument {
-                version,
-                rules: rules.into_iter().map(|(_, r)| r).collect(),
-                approvals,
-                breakglass,
-                rate_limits,
-                profiles: profiles.unwrap_or_default(),
-            })
-        }
+        (
+            Some(version),
+            true,
+            Ok(approvals),
+            Ok(breakglass),
+            Ok(rate_limits),
+            (Ok(profiles), Ok(identity), Ok(admins)),
+        ) if c.problems.is_empty() => Ok(PolicyDocument {
+            version,
+            rules: rules.into_iter().map(|(_, r)| r).collect(),
+            approvals,
+            breakglass,
+            rate_limits,
+            profiles: profiles.unwrap_or_default(),
+            identity,
+            admins: admins.unwrap_or_default(),
+        }),
         _ => {
             let mut problems = c.problems;
             problems.sort_by_key(|p| p.location);

@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 
 use crate::document::{Effect, HourRange, Mode, PolicyDocument, ProfileConfig, Weekday};
 use crate::error::{Error, Problem, Result};
+use crate::identity::{CompiledIdentity, Identity, IdentityError, Principal};
 use crate::parse::{Collector, parse_document};
+use crate::username::Username;
 use crate::validate::validate_document;
 
 /// A rule listing more (profile × user) pairs than this is indexed by
@@ -25,8 +27,9 @@ const MAX_PAIRS_TOTAL: usize = 262_144;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Request<'a> {
-    /// Policy username of the caller (derived from a trusted identity).
-    pub user: &'a str,
+    /// Policy username of the caller (derived from a trusted identity,
+    /// see [`CompiledPolicy::identify`]).
+    pub user: &'a Username,
     /// The AWS profile asked for.
     pub profile: &'a str,
     /// How the credentials are requested.
@@ -39,7 +42,7 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// A request without session tracking.
-    pub fn new(user: &'a str, profile: &'a str, mode: Mode, time: Timestamp) -> Self {
+    pub fn new(user: &'a Username, profile: &'a str, mode: Mode, time: Timestamp) -> Self {
         Self {
             user,
             profile,
@@ -208,6 +211,7 @@ pub struct CompiledPolicy {
     by_profile: Lists,
     by_user: Lists,
     by_pair: PairLists,
+    identity: CompiledIdentity,
 }
 
 /// Lists of rule positions for dense keys `0..n`, stored flat: key `k`
@@ -320,14 +324,15 @@ impl CompiledPolicy {
     /// Parses, validates and compiles policy text in one step.
     ///
     /// ```
-    /// use sentinel_policy::{CompiledPolicy, Mode, Request};
+    /// use sentinel_policy::{CompiledPolicy, Mode, Request, Username};
     /// let policy = CompiledPolicy::parse(
     ///     "version: '1'\nrules:\n  - name: all\n    effect: allow\n",
     ///     "inline",
     /// )?;
+    /// let alice = Username::parse("alice")?;
     /// let now = jiff::Timestamp::now();
-    /// assert!(policy.evaluate(&Request::new("alice", "dev", Mode::Cli, now)).is_allowed());
-    /// # Ok::<(), sentinel_policy::Error>(())
+    /// assert!(policy.evaluate(&Request::new(&alice, "dev", Mode::Cli, now)).is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let doc = PolicyDocument::parse(text, origin)?;
@@ -414,6 +419,7 @@ impl CompiledPolicy {
             });
         }
         CompiledPolicy {
+            identity: CompiledIdentity::new(document.identity.as_ref()),
             origin: Arc::from(origin),
             by_profile: Lists::by_dense_key(profile_entries, profile_ids.len()),
             by_user: Lists::by_dense_key(user_entries, user_ids.len()),
@@ -430,7 +436,7 @@ impl CompiledPolicy {
     /// no match denies. Never panics, never fails open.
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
         let pid = self.profile_ids.get(req.profile).copied();
-        let uid = self.user_ids.get(req.user).copied();
+        let uid = self.user_ids.get(req.user.as_str()).copied();
         let empty: &[u32] = &[];
         let mut lists: [&[u32]; 4] = [
             &self.any,
@@ -467,6 +473,34 @@ impl CompiledPolicy {
     /// Number of rules.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+
+    /// The username of `principal` under this policy's `identity`
+    /// section (see [`crate::identity`]), or why it has none.
+    ///
+    /// ```
+    /// use sentinel_policy::{CompiledPolicy, IdentityError, Principal};
+    /// let policy = CompiledPolicy::parse("version: '1'\nrules: [{name: all, effect: allow}]\n", "inline")?;
+    /// let sso = Principal::parse("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_1a2b/Alice@Example.com")?;
+    /// assert_eq!(policy.identify(&sso)?.username, "alice@example.com");
+    /// let picked = Principal::parse("arn:aws:sts::123456789012:assumed-role/dev/alice")?;
+    /// assert!(matches!(policy.identify(&picked), Err(IdentityError::UntrustedRole { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn identify(&self, principal: &Principal) -> std::result::Result<Identity, IdentityError> {
+        self.identity.identify(principal)
+    }
+
+    /// Whether `user` is one of the policy's security `admins`.
+    pub fn is_admin(&self, user: &Username) -> bool {
+        self.document.admins.iter().any(|a| a == user.as_str())
+    }
+
+    /// Things that are valid but probably not meant, e.g. a
+    /// `require_approval` rule for a profile nobody may approve. Paths
+    /// only, no source locations.
+    pub fn warnings(&self) -> Vec<Problem> {
+        crate::validate::warnings(&self.document)
     }
 }
 

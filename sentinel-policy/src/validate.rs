@@ -7,11 +7,14 @@ use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use crate::document::{
-    ApprovalRule, BreakGlassRule, PolicyDocument, ProfileConfig, RateLimitRule, Rule, TimeWindow,
+    ApprovalRule, BreakGlassRule, IdentitySection, PolicyDocument, ProfileConfig, RateLimitRule,
+    Rule, TimeWindow,
 };
 use crate::error::Problem;
+use crate::identity::{PrincipalKey, RolePattern};
 use crate::parse::{Collector, Path, Seg};
 use crate::types::{PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION};
+use crate::username::{MAX_USERNAME_LEN, Username, UsernameError};
 
 /// Longest access an approval may grant.
 pub const MAX_APPROVAL_DURATION: Duration = Duration::from_secs(8 * 3600);
@@ -174,6 +177,50 @@ fn check_list(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]
     }
 }
 
+/// Each item must be a username in canonical form; a near miss gets the
+/// canonical spelling as its fix.
+fn check_users(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]) {
+    for (i, item) in items.iter().enumerate() {
+        check_user(c, &path.idx(i), what, item);
+    }
+}
+
+fn check_user(c: &mut Collector<'_>, at: &At<'_>, what: &str, item: &str) {
+    let Err(e) = Username::parse(item) else {
+        return;
+    };
+    let trimmed = item.trim();
+    let canonical = Username::from_aws_name(trimmed).ok();
+    let problem = match (&e, &canonical) {
+        (UsernameError::Empty, _) | (_, None) if trimmed.is_empty() => {
+            Problem::new("", format!("empty {what} name")).help(format!(
+                "remove it, or leave the list out to match any {what}"
+            ))
+        }
+        (_, Some(u)) if trimmed != item => {
+            Problem::new("", format!("{what} name {item:?} has spaces around it"))
+                .help(format!("write \"{u}\"; names are compared exactly"))
+        }
+        (_, Some(u)) => Problem::new("", format!("{what} name {item:?} has upper-case letters"))
+            .help(format!(
+                "write \"{u}\": usernames are lowercase, like the IAM user and IAM Identity Center names they come from"
+            )),
+        (_, None) => {
+            let why = match &e {
+                UsernameError::TooLong { len, .. } => {
+                    format!("it is {len} characters long, at most {MAX_USERNAME_LEN} are allowed")
+                }
+                UsernameError::BadCharacter { found, .. } => format!("it contains {found:?}"),
+                other => other.to_string(),
+            };
+            Problem::new("", format!("{what} name {item:?} is not a username: {why}")).help(
+                "usernames are IAM user or role session names, lowercased: letters, digits and _+=,.@-",
+            )
+        }
+    };
+    push(c, at, false, problem);
+}
+
 fn check_range(
     c: &mut Collector<'_>,
     path: At<'_>,
@@ -297,6 +344,8 @@ pub(crate) struct Parts<'a> {
     pub(crate) breakglass: &'a [(usize, &'a BreakGlassRule)],
     pub(crate) rate_limits: &'a [(usize, &'a RateLimitRule)],
     pub(crate) profiles: Option<&'a BTreeMap<String, ProfileConfig>>,
+    pub(crate) identity: Option<&'a IdentitySection>,
+    pub(crate) admins: Option<&'a [String]>,
 }
 
 fn indexed<T>(items: &[T]) -> Vec<(usize, &T)> {
@@ -333,6 +382,8 @@ pub(crate) fn validate_document(doc: &PolicyDocument, c: &mut Collector<'_>) {
             breakglass: &breakglass,
             rate_limits: &rate_limits,
             profiles: Some(&doc.profiles),
+            identity: doc.identity.as_ref(),
+            admins: Some(&doc.admins),
         },
         c,
     );
@@ -374,7 +425,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             "profile",
             &rule.conditions.profiles,
         );
-        check_list(c, &cond.key("users"), "user", &rule.conditions.users);
+        check_users(c, &cond.key("users"), "user", &rule.conditions.users);
         if let Some(w) = &rule.conditions.time {
             check_window(c, cond.key("time"), w);
         }
@@ -418,7 +469,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             let p = base.idx(*i);
             names.check(c, "approval rule", p.key("name"), *i, &rule.name);
             check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-            check_list(c, &p.key("approvers"), "approver", &rule.approvers);
+            check_users(c, &p.key("approvers"), "approver", &rule.approvers);
             if rule.approvers.is_empty() && rule.auto_approve.is_none() {
                 push(
                     c,
@@ -441,7 +492,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             );
             if let Some(auto) = &rule.auto_approve {
                 let ap = p.key("auto_approve");
-                check_list(c, &ap.key("users"), "user", &auto.users);
+                check_users(c, &ap.key("users"), "user", &auto.users);
                 if let Some(w) = &auto.time {
                     check_window(c, ap.key("time"), w);
                 }
@@ -468,7 +519,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             let p = base.idx(*i);
             names.check(c, "break-glass rule", p.key("name"), *i, &rule.name);
             check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-            check_list(c, &p.key("users"), "user", &rule.users);
+            check_users(c, &p.key("users"), "user", &rule.users);
             if rule.users.is_empty() {
                 push(
                     c,
@@ -603,6 +654,113 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             "STS issues credentials for 15m to 12h",
         );
     }
+
+    if let Some(admins) = doc.admins {
+        check_users(c, &At::root("admins"), "admin", admins);
+    }
+    if let Some(identity) = doc.identity {
+        check_identity(c, identity);
+    }
+}
+
+/// The `identity` section: account ids, role patterns, principal ARNs and
+/// the usernames they map to.
+fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
+    let root = At::root("identity");
+    let accounts = root.key("accounts");
+    for (i, a) in identity.accounts.iter().enumerate() {
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            push(
+                c,
+                &accounts.idx(i),
+                false,
+                Problem::new("", format!("\"{a}\" is not an AWS account id"))
+                    .help("write the 12 digits, quoted: \"123456789012\""),
+            );
+        }
+    }
+    let trusted = root.key("trusted_roles");
+    for (i, t) in identity.trusted_roles.iter().flatten().enumerate() {
+        if let Err(why) = RolePattern::parse(t) {
+            push(
+                c,
+                &trusted.idx(i),
+                false,
+                Problem::new("", format!("\"{t}\" is not a role pattern: {why}")).help(
+                    "write a role name such as AWSReservedSSO_* or a role ARN such as arn:aws:iam::123456789012:role/AWSReservedSSO_*",
+                ),
+            );
+        }
+    }
+    let principals = root.key("principals");
+    for (key, user) in &identity.principals {
+        let at = principals.key(key);
+        if let Err(e) = PrincipalKey::parse(key) {
+            push(
+                c,
+                &at,
+                true,
+                Problem::new("", format!("{e}")).help(
+                    "use the ARN of an IAM user, an IAM role (for every session of it), an assumed-role session, a federated user or the account root",
+                ),
+            );
+        }
+        check_user(c, &at, "user", user);
+    }
+}
+
+/// Valid but probably not meant: `require_approval` rules for profiles no
+/// approval rule lets anyone approve.
+pub(crate) fn warnings(doc: &PolicyDocument) -> Vec<Problem> {
+    let approval_rules = doc.approvals.as_ref().map_or(&[][..], |a| &a.rules[..]);
+    // The approval rule for a profile: the first listing it or listing none.
+    let applicable = |profile: Option<&str>| {
+        approval_rules.iter().find(|r| {
+            r.profiles.is_empty() || profile.is_some_and(|p| r.profiles.iter().any(|x| x == p))
+        })
+    };
+    let approvable = |r: &ApprovalRule| !r.approvers.is_empty() || r.auto_approve.is_some();
+    let mut out = Vec::new();
+    for (i, rule) in doc.rules.iter().enumerate() {
+        if rule.effect != crate::document::Effect::RequireApproval {
+            continue;
+        }
+        let path = format!("rules[{i}]");
+        let stuck: Vec<&str> = if rule.conditions.profiles.is_empty() {
+            match applicable(None) {
+                Some(r) if approvable(r) => Vec::new(),
+                _ => vec!["profiles without their own approval rule"],
+            }
+        } else {
+            rule.conditions
+                .profiles
+                .iter()
+                .filter(|p| !applicable(Some(p)).is_some_and(approvable))
+                .map(String::as_str)
+                .collect()
+        };
+        if stuck.is_empty() {
+            continue;
+        }
+        let help = if approval_rules.is_empty() {
+            "add an `approvals` section naming who may approve; without one nobody can".to_owned()
+        } else {
+            "add the profiles to an `approvals` rule with approvers (or a rule without `profiles`)"
+                .to_owned()
+        };
+        out.push(
+            Problem::new(
+                path,
+                format!(
+                    "rule \"{}\" requires approval, but nobody may approve requests for {}",
+                    rule.name,
+                    stuck.join(", ")
+                ),
+            )
+            .help(help),
+        );
+    }
+    out
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ fn code_built_documents_are_validated_before_compiling() {
         breakglass: None,
         rate_limits: None,
         profiles: Default::default(),
+        identity: None,
+        admins: Vec::new(),
     };
     let problems = doc.validate().unwrap_err();
     let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();

@@ -8,6 +8,10 @@ use sentinel_policy::{
     CompiledPolicy, DecisionEffect, Effect, Mode, PolicyDocument, Request, Timestamp,
 };
 
+fn u(s: &str) -> sentinel_policy::Username {
+    sentinel_policy::Username::parse(s).unwrap()
+}
+
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
@@ -36,7 +40,7 @@ rules:
 }
 
 fn allowed(p: &CompiledPolicy, at: &str) -> bool {
-    p.evaluate(&Request::new("alice", "prod", Mode::Cli, ts(at)))
+    p.evaluate(&Request::new(&u("alice"), "prod", Mode::Cli, ts(at)))
         .is_allowed()
 }
 
@@ -57,18 +61,18 @@ rules:
 "#,
     );
     let now = ts("2026-01-05T12:00:00Z");
-    let d = p.evaluate(&Request::new("mallory", "dev", Mode::Cli, now));
+    let d = p.evaluate(&Request::new(&u("mallory"), "dev", Mode::Cli, now));
     assert_eq!(
         (d.effect, d.rule.as_deref(), d.rule_index),
         (DecisionEffect::Deny, Some("deny-mallory"), Some(0))
     );
-    let d = p.evaluate(&Request::new("alice", "prod", Mode::Cli, now));
+    let d = p.evaluate(&Request::new(&u("alice"), "prod", Mode::Cli, now));
     assert_eq!(d.effect, DecisionEffect::RequireApproval);
     assert_eq!(d.rule_index, Some(1));
     assert!(d.approval_can_override() && d.breakglass_can_override());
-    let d = p.evaluate(&Request::new("alice", "dev", Mode::Cli, now));
+    let d = p.evaluate(&Request::new(&u("alice"), "dev", Mode::Cli, now));
     assert_eq!((d.effect, d.rule_index), (DecisionEffect::Allow, Some(2)));
-    let d = p.evaluate(&Request::new("alice", "staging", Mode::Cli, now));
+    let d = p.evaluate(&Request::new(&u("alice"), "staging", Mode::Cli, now));
     assert_eq!(d.effect, DecisionEffect::Deny);
     assert_eq!(d.rule, None);
     assert_eq!(d.rule_index, None);
@@ -81,7 +85,7 @@ fn empty_conditions_are_a_catch_all() {
         "version: '1'\nrules:\n  - name: all\n    effect: deny\n    conditions: {}\n    reason: closed for the holidays\n",
     );
     let d = p.evaluate(&Request::new(
-        "anyone",
+        &u("anyone"),
         "anything",
         Mode::Server,
         ts("2026-12-25T00:00:00Z"),
@@ -103,15 +107,15 @@ rules:
     );
     let now = ts("2026-01-05T12:00:00Z");
     assert!(
-        p.evaluate(&Request::new("a", "b", Mode::CredentialProcess, now))
+        p.evaluate(&Request::new(&u("a"), "b", Mode::CredentialProcess, now))
             .is_allowed()
     );
     assert!(
-        !p.evaluate(&Request::new("a", "b", Mode::Cli, now))
+        !p.evaluate(&Request::new(&u("a"), "b", Mode::Cli, now))
             .is_allowed()
     );
     assert!(
-        !p.evaluate(&Request::new("a", "b", Mode::Server, now))
+        !p.evaluate(&Request::new(&u("a"), "b", Mode::Server, now))
             .is_allowed()
     );
 }
@@ -133,24 +137,25 @@ rules:
 "#,
     );
     let now = ts("2026-01-05T12:00:00Z");
-    let d = p.evaluate(&Request::new("alice", "staging", Mode::Cli, now));
+    let d = p.evaluate(&Request::new(&u("alice"), "staging", Mode::Cli, now));
     assert_eq!(d.effect, DecisionEffect::Deny);
     assert!(d.requires_server && !d.requires_server_session);
     assert!(!d.breakglass_can_override() && !d.approval_can_override());
     assert!(d.reason.contains("server mode"), "{}", d.reason);
-    let d = p.evaluate(&Request::new("alice", "staging", Mode::Server, now));
+    let d = p.evaluate(&Request::new(&u("alice"), "staging", Mode::Server, now));
     assert_eq!(d.effect, DecisionEffect::Allow);
     assert_eq!(
         d.max_server_duration,
         Some(std::time::Duration::from_secs(1800))
     );
 
-    let d = p.evaluate(&Request::new("alice", "prod", Mode::Server, now));
+    let d = p.evaluate(&Request::new(&u("alice"), "prod", Mode::Server, now));
     assert_eq!(d.effect, DecisionEffect::Deny, "no session tracking");
     assert!(d.requires_server && d.requires_server_session);
     assert!(!d.breakglass_can_override());
-    let d =
-        p.evaluate(&Request::new("alice", "prod", Mode::Server, now).with_session_tracking(true));
+    let d = p.evaluate(
+        &Request::new(&u("alice"), "prod", Mode::Server, now).with_session_tracking(true),
+    );
     assert_eq!(d.effect, DecisionEffect::Allow);
     assert_eq!(d.rule_effect, Some(Effect::RequireServerSession));
     assert_eq!(d.session_table.as_deref(), Some("sentinel-sessions"));
@@ -159,7 +164,8 @@ rules:
         Some(std::time::Duration::from_secs(900))
     );
     // Tracking without server mode does not count.
-    let d = p.evaluate(&Request::new("alice", "prod", Mode::Cli, now).with_session_tracking(true));
+    let d =
+        p.evaluate(&Request::new(&u("alice"), "prod", Mode::Cli, now).with_session_tracking(true));
     assert_eq!(d.effect, DecisionEffect::Deny);
 }
 
@@ -259,15 +265,15 @@ fn rules_with_huge_lists_still_match_exactly() {
     ));
     let now = ts("2026-01-05T12:00:00Z");
     assert!(
-        p.evaluate(&Request::new("u42", "p99", Mode::Cli, now))
+        p.evaluate(&Request::new(&u("u42"), "p99", Mode::Cli, now))
             .is_allowed()
     );
     assert!(
-        !p.evaluate(&Request::new("u100", "p1", Mode::Cli, now))
+        !p.evaluate(&Request::new(&u("u100"), "p1", Mode::Cli, now))
             .is_allowed()
     );
     assert!(
-        !p.evaluate(&Request::new("u1", "p100", Mode::Cli, now))
+        !p.evaluate(&Request::new(&u("u1"), "p100", Mode::Cli, now))
             .is_allowed()
     );
 }
@@ -317,7 +323,7 @@ rules:
     assert_eq!(p.rule_count(), 4);
     let d = p.evaluate(
         &Request::new(
-            "alice",
+            &u("alice"),
             "production",
             Mode::Server,
             ts("2026-01-05T15:00:00Z"),

@@ -103,6 +103,8 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
             breakglass: None,
             rate_limits: None,
             profiles: Default::default(),
+            identity: None,
+            admins: Vec::new(),
         }
     })
 }
@@ -141,7 +143,8 @@ proptest! {
     ) {
         let policy = CompiledPolicy::new(doc.clone(), "model").unwrap();
         for (user, profile, mode, tracking, at) in &requests {
-            let req = Request::new(user, profile, *mode, *at).with_session_tracking(*tracking);
+            let user = sentinel_policy::Username::parse(user).unwrap();
+            let req = Request::new(&user, profile, *mode, *at).with_session_tracking(*tracking);
             let decision = policy.evaluate(&req);
             let (effect, index) = reference_decision(&doc, &req);
             prop_assert_eq!(decision.effect, effect, "request {:?}", req);

@@ -92,7 +92,7 @@ async fn single_file_governs_every_profile() {
     assert_eq!(policy.origin(), path.display().to_string());
     let other = store.get("anything-else").await.unwrap();
     let d = other.evaluate(&Request::new(
-        "alice",
+        &sentinel_policy::Username::parse("alice").unwrap(),
         "anything-else",
         Mode::Cli,
         "2026-03-02T15:00:00Z".parse().unwrap(),

@@ -41,7 +41,7 @@ async fn start(
         Duration::from_secs(5),
     ));
     let caller = Caller {
-        username: "alice".into(),
+        username: sentinel_policy::Username::parse("alice").unwrap(),
         arn: "arn:aws:iam::123456789012:user/alice".into(),
     };
     let log = DecisionLog::open_file(dir.join("decisions.jsonl")).unwrap();

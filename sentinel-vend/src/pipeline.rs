@@ -8,7 +8,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sentinel_approval::RequestStore;
 use sentinel_breakglass::{BreakGlassEvent, BreakGlassStore, NewBreakGlass};
-use sentinel_policy::{CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Request};
+use sentinel_policy::{
+    CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Request, Username,
+};
 use sentinel_session::{NewSession, ServerSession, SessionStore};
 use sentinel_store::{Clock, SystemClock};
 
@@ -34,7 +36,7 @@ pub const SESSION_TAG: &str = "SentinelSessionID";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The policy username derived from the ARN.
-    pub username: String,
+    pub username: Username,
     /// The caller's ARN, for the log.
     pub arn: String,
 }
@@ -291,7 +293,7 @@ impl Pipeline {
         })?;
         let session = ServerSession::start(
             NewSession {
-                user: caller.username.clone(),
+                user: caller.username.to_string(),
                 profile: profile.to_owned(),
                 server_instance_id: server_instance_id.to_owned(),
                 duration,
@@ -625,7 +627,7 @@ struct LogContext<'a> {
 impl LogContext<'_> {
     fn record(&self, effect: &str, reason: String) -> DecisionRecord {
         let mut r = DecisionRecord::new(
-            &self.req.caller.username,
+            self.req.caller.username.as_str(),
             &self.req.profile,
             self.req.mode,
             effect,

@@ -381,7 +381,7 @@ impl CredentialService {
         };
         let now = Timestamp::now();
         let key = CacheKey {
-            user: req.caller.username.clone(),
+            user: req.caller.username.to_string(),
             profile: req.profile.clone(),
             role_arn: req.target.role_arn.clone(),
             grant: match &granted.grant {

@@ -110,7 +110,7 @@ impl World {
 fn ask(user: &str, profile: &str, mode: Mode) -> VendRequest {
     VendRequest {
         caller: Caller {
-            username: user.into(),
+            username: sentinel_policy::Username::parse(user).unwrap(),
             arn: format!("arn:aws:iam::123456789012:user/{user}"),
         },
         profile: profile.into(),

@@ -42,7 +42,7 @@ async fn start(duration: Option<Duration>) -> Server {
     let vendor = FakeVendor::new();
     let sessions = Arc::new(MemorySessionStore::new());
     let caller = Caller {
-        username: "alice".into(),
+        username: sentinel_policy::Username::parse("alice").unwrap(),
         arn: "arn:aws:iam::123456789012:user/alice".into(),
     };
     let pipeline = Pipeline::new(

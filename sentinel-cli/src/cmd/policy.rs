@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use sentinel_policy::{CompiledPolicy, Mode, Request};
+use sentinel_policy::{CompiledPolicy, Mode, Request, Username};
 
 use crate::context::Context;
 use crate::output::{self, CliError, CliResult, EXIT_DENIED, EXIT_ERROR, Record};
@@ -33,9 +33,10 @@ pub struct ValidateArgs {
 /// `sentinel policy test`
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Policy username to test.
+    /// Policy username to test, in canonical form (lowercase, as the
+    /// policy writes it).
     #[arg(long)]
-    user: String,
+    user: Username,
     /// AWS profile to test.
     #[arg(long)]
     profile: String,
