@@ -20,7 +20,7 @@ use sentinel_approval::{
 fn request(i: usize) -> AccessRequest {
     AccessRequest::new(
         NewRequest {
-            requester: format!("user{}", i % 50),
+            requester: sentinel_approval::Username::parse(&format!("user{}", i % 50)).unwrap(),
             profile: format!("profile{}", i % 7),
             justification: "benchmarking the request store".into(),
             duration: Duration::from_secs(3600),

@@ -43,8 +43,7 @@ pub enum Error {
         action: &'static str,
     },
 
-    /// The requester tried to approve or deny their own request (compared
-    /// by [`normalize_username`](crate::normalize_username)).
+    /// The requester tried to approve or deny their own request.
     #[error(
         "\"{user}\" made this access request and cannot approve or deny it; ask another approver"
     )]

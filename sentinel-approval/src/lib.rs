@@ -20,9 +20,9 @@ pub use dynamodb::{DEFAULT_REQUEST_TABLE, DynamoRequestStore, create_request_tab
 pub use error::{Error, Result};
 pub use memory::MemoryRequestStore;
 pub use model::{
-    AccessRequest, MAX_COMMENT_LEN, MAX_JUSTIFICATION_LEN, MAX_NAME_LEN, MAX_REQUEST_DURATION,
-    MAX_USERNAME_KEY_LEN, MIN_JUSTIFICATION_LEN, NewRequest, PENDING_TTL, RequestPage,
-    RequestQuery, RequestStatus, new_id, normalize_username, same_user,
+    AUTO_APPROVER_PREFIX, AccessRequest, MAX_COMMENT_LEN, MAX_JUSTIFICATION_LEN, MAX_NAME_LEN,
+    MAX_REQUEST_DURATION, MIN_JUSTIFICATION_LEN, NewRequest, PENDING_TTL, RequestPage,
+    RequestQuery, RequestStatus, Username, auto_approver, new_id,
 };
 #[cfg(feature = "sns")]
 pub use notify::SnsNotifier;
@@ -32,7 +32,7 @@ pub use notify::{
 };
 #[cfg(feature = "webhook")]
 pub use notify::{RetryPolicy, WebhookNotifier};
-pub use rules::{applicable_rule, auto_approve, check_approver, check_request};
+pub use rules::{applicable_rule, approval_stands, auto_approve, check_approver, check_request};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteRequestStore;
 pub use store::{Clock, ManualClock, RequestStore, SystemClock};

@@ -1,4 +1,4 @@
-//! Access requests, their state machine, listing queries and usernames.
+//! Access requests, their state machine and listing queries.
 
 use std::fmt;
 use std::time::Duration;
@@ -22,31 +22,17 @@ pub const MAX_COMMENT_LEN: usize = 1000;
 pub const MAX_REQUEST_DURATION: Duration = Duration::from_secs(8 * 3600);
 /// A pending request expires this long after it was created.
 pub const PENDING_TTL: Duration = Duration::from_secs(24 * 3600);
-/// Longest normalized username (see [`normalize_username`]).
-pub const MAX_USERNAME_KEY_LEN: usize = 20;
+/// How an automatic approval names its approver: this prefix and the
+/// approval rule's name, e.g. `auto-approve:oncall`. It holds a `:`, which
+/// no [`Username`] does, so no person can be mistaken for it.
+pub const AUTO_APPROVER_PREFIX: &str = "auto-approve:";
 
-/// The identity key used to decide whether two usernames are the same
-/// person: the name lowercased, with everything except ASCII letters and
-/// digits removed, cut to [`MAX_USERNAME_KEY_LEN`] characters.
-///
-/// `"Alice"`, `"alice."`, `"a.l.i.c.e"` and `"ALICE-"` all normalize to
-/// `"alice"`. This errs on the side of refusing: two distinct users whose
-/// names normalize alike (e.g. the same first 20 letters and digits) cannot
-/// approve each other's requests. It is only used to *refuse*
-/// (self-approval, cancel by someone else); approver lists in the policy
-/// are matched exactly.
-pub fn normalize_username(name: &str) -> String {
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .take(MAX_USERNAME_KEY_LEN)
-        .collect()
+/// The approver recorded for an automatic approval by `rule`.
+pub fn auto_approver(rule: &str) -> String {
+    format!("{AUTO_APPROVER_PREFIX}{rule}")
 }
 
-/// Whether `a` and `b` are the same user by [`normalize_username`].
-pub fn same_user(a: &str, b: &str) -> bool {
-    normalize_username(a) == normalize_username(b)
-}
+pub use sentinel_policy::Username;
 
 /// Where a request is in its life. `Pending` → `Approved` | `Denied` |
 /// `Cancelled` by a decision; `Pending` → `Expired` by time alone
@@ -114,7 +100,7 @@ impl fmt::Display for RequestStatus {
 pub struct AccessRequest {
     /// Random id, 32 hex characters.
     pub id: String,
-    /// Policy username of the person asking.
+    /// Username of the person asking (canonical, see [`Username`]).
     pub requester: String,
     /// AWS profile asked for.
     pub profile: String,
@@ -133,7 +119,8 @@ pub struct AccessRequest {
     /// When the request expires if nobody decides (creation + 24 h). It
     /// does not bound an approved request: see [`AccessRequest::access_window`].
     pub expires_at: Timestamp,
-    /// Who approved or denied it.
+    /// Who approved or denied it: a username, or an
+    /// [`auto_approver`] for an automatic approval.
     pub approver: Option<String>,
     /// What they said.
     pub approver_comment: Option<String>,
@@ -144,8 +131,8 @@ pub struct AccessRequest {
 /// What is needed to file a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRequest {
-    /// Policy username of the person asking.
-    pub requester: String,
+    /// The person asking, as the policy identified them.
+    pub requester: Username,
     /// AWS profile.
     pub profile: String,
     /// Why (10–500 characters after trimming).
@@ -170,7 +157,7 @@ pub(crate) fn add(t: Timestamp, d: Duration) -> Timestamp {
 impl AccessRequest {
     /// A new pending request with a fresh random id, filed `now`.
     pub fn new(new: NewRequest, now: Timestamp) -> Result<Self> {
-        check_user("requester", &new.requester)?;
+        check_name("requester", &new.requester)?;
         check_name("profile", &new.profile)?;
         let justification = new.justification.trim();
         let chars = justification.chars().count();
@@ -211,7 +198,7 @@ impl AccessRequest {
         let now = micro(now);
         Ok(Self {
             id: new_id()?,
-            requester: new.requester,
+            requester: new.requester.to_string(),
             profile: new.profile,
             justification: justification.to_owned(),
             duration,
@@ -363,15 +350,17 @@ pub(crate) fn best_approval(
         .max_by_key(|r| (r.access_window().map(|w| w.1), r.id.clone()))
 }
 
-/// A username: a name that also has a non-empty [`normalize_username`] key.
+/// A username in canonical form, or (for an approver) an
+/// [`auto_approver`].
 pub(crate) fn check_user(field: &'static str, v: &str) -> Result<()> {
     check_name(field, v)?;
-    if normalize_username(v).is_empty() {
-        return Err(Error::invalid(
-            field,
-            "needs at least one ASCII letter or digit",
-        ));
+    if field == "approver"
+        && let Some(rule) = v.strip_prefix(AUTO_APPROVER_PREFIX)
+        && !rule.is_empty()
+    {
+        return Ok(());
     }
+    Username::parse(v).map_err(|e| Error::invalid(field, e.to_string()))?;
     Ok(())
 }
 
@@ -409,7 +398,7 @@ mod tests {
     fn new(justification: &str, secs: u64) -> Result<AccessRequest> {
         AccessRequest::new(
             NewRequest {
-                requester: "alice".into(),
+                requester: Username::parse("alice").unwrap(),
                 profile: "prod".into(),
                 justification: justification.into(),
                 duration: Duration::from_secs(secs),
@@ -419,17 +408,13 @@ mod tests {
     }
 
     #[test]
-    fn normalizes_usernames() {
-        assert_eq!(normalize_username("Alice"), "alice");
-        assert_eq!(normalize_username("alice."), "alice");
-        assert_eq!(normalize_username("A.L-I_C E"), "alice");
-        assert_eq!(normalize_username("Zoë"), "zo");
-        assert_eq!(
-            normalize_username("abcdefghijklmnopqrstuvwxyz"),
-            "abcdefghijklmnopqrst"
-        );
-        assert!(same_user("bob", "BOB!"));
-        assert!(!same_user("bob", "bobby"));
+    fn approvers_are_usernames_or_automatic() {
+        assert!(check_user("approver", "bob").is_ok());
+        assert!(check_user("approver", "a.lice@example.com").is_ok());
+        assert!(check_user("approver", &auto_approver("oncall")).is_ok());
+        assert!(check_user("approver", "auto-approve:").is_err());
+        assert!(check_user("approver", "Bob").is_err());
+        assert!(check_user("cancelled_by", &auto_approver("oncall")).is_err());
     }
 
     #[test]
@@ -454,22 +439,6 @@ mod tests {
             }
         }
         assert!(new(&"x".repeat(500), 8 * 3600).is_ok());
-        let bad_user = AccessRequest::new(
-            NewRequest {
-                requester: "...".into(),
-                profile: "prod".into(),
-                justification: "long enough reason".into(),
-                duration: Duration::from_secs(60),
-            },
-            Timestamp::now(),
-        );
-        assert!(matches!(
-            bad_user,
-            Err(Error::Invalid {
-                field: "requester",
-                ..
-            })
-        ));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use sentinel_policy::{ApprovalRule, ApprovalSection, TimeWindow, Weekday};
 
 use crate::error::{Error, Result};
-use crate::model::same_user;
+use crate::model::{AUTO_APPROVER_PREFIX, AccessRequest, Username};
 
 /// The rule that governs requests for `profile`: the first rule that lists
 /// the profile or lists no profiles. `None` when no rule covers it.
@@ -22,34 +22,39 @@ pub fn applicable_rule<'a>(policy: &'a ApprovalSection, profile: &str) -> Option
 /// Whether `approver` may approve or deny `requester`'s request for
 /// `profile` under `policy`.
 ///
-/// - The requester never decides their own request, also not under a
-///   differently spelled name ([`same_user`]): [`Error::SelfApproval`].
+/// - The requester never decides their own request:
+///   [`Error::SelfApproval`]. Both are canonical [`Username`]s, so no other
+///   spelling of the same name gets around this.
 /// - When a rule applies (see [`applicable_rule`]), `approver` must be in
-///   its `approvers` list, matched exactly: otherwise [`Error::Forbidden`].
-/// - When the policy has **no approval rules at all**, any user other than
-///   the requester may decide.
-/// - When it has rules but **none covers the profile**, nobody may: a
-///   profile the approval rules forgot is closed, not open to everyone
+///   its `approvers` list: otherwise [`Error::Forbidden`].
+/// - When the policy has **no approval rules**, nobody may decide: who may
+///   approve is something a policy says, never a default
 ///   ([`Error::Forbidden`]).
+/// - When it has rules but **none covers the profile**, nobody may either:
+///   a profile the approval rules forgot is closed, not open to everyone.
 pub fn check_approver(
     policy: &ApprovalSection,
     profile: &str,
-    approver: &str,
+    approver: &Username,
     requester: &str,
 ) -> Result<()> {
-    if same_user(approver, requester) {
+    if approver.as_str() == requester {
         return Err(Error::SelfApproval {
-            user: approver.to_owned(),
+            user: approver.to_string(),
         });
     }
     match applicable_rule(policy, profile) {
-        None if policy.rules.is_empty() => Ok(()),
+        None if policy.rules.is_empty() => Err(Error::Forbidden {
+            reason: format!(
+                "the policy for profile \"{profile}\" has no approval rules, so nobody may decide its requests; add an `approvals` rule that lists approvers"
+            ),
+        }),
         None => Err(Error::Forbidden {
             reason: format!(
                 "no approval rule covers profile \"{profile}\", so nobody may decide its requests; add the profile to an `approvals` rule"
             ),
         }),
-        Some(rule) if rule.approvers.iter().any(|a| a == approver) => Ok(()),
+        Some(rule) if rule.approvers.iter().any(|a| a == approver.as_str()) => Ok(()),
         Some(rule) => Err(Error::Forbidden {
             reason: format!(
                 "\"{approver}\" may not decide requests for profile \"{profile}\"; approval rule \"{}\" allows {}",
@@ -66,6 +71,30 @@ pub fn check_approver(
             ),
         }),
     }
+}
+
+/// Whether the approval of `request` still stands under `policy` (the
+/// policy may have changed since it was approved): a human approver must
+/// still be allowed to decide it ([`check_approver`], so never the
+/// requester), and an automatic approval must still be given by the rule
+/// that gave it, as of the time it was approved. A request that is not
+/// approved, or whose approver is no username, does not stand.
+pub fn approval_stands(policy: &ApprovalSection, request: &AccessRequest) -> bool {
+    let (Some(approver), Some(at)) = (&request.approver, request.approved_at) else {
+        return false;
+    };
+    if let Some(rule) = approver.strip_prefix(AUTO_APPROVER_PREFIX) {
+        return auto_approve(
+            policy,
+            &request.profile,
+            &request.requester,
+            request.duration,
+            at,
+        )
+        .is_some_and(|r| r.name == rule);
+    }
+    Username::parse(approver)
+        .is_ok_and(|a| check_approver(policy, &request.profile, &a, &request.requester).is_ok())
 }
 
 /// Whether a request for `profile` lasting `duration` may be filed under
@@ -180,37 +209,95 @@ mod tests {
         )
     }
 
+    fn u(s: &str) -> Username {
+        Username::parse(s).unwrap()
+    }
+
     #[test]
     fn approver_rules() {
         let p = sample();
-        check_approver(&p, "prod", "bob", "alice").unwrap();
+        check_approver(&p, "prod", &u("bob"), "alice").unwrap();
         assert!(matches!(
-            check_approver(&p, "prod", "erin", "alice"),
+            check_approver(&p, "prod", &u("erin"), "alice"),
             Err(Error::Forbidden { .. })
         ));
-        check_approver(&p, "dev", "erin", "alice").unwrap();
+        check_approver(&p, "dev", &u("erin"), "alice").unwrap();
         assert!(matches!(
-            check_approver(&p, "dev", "bob", "alice"),
+            check_approver(&p, "dev", &u("bob"), "alice"),
             Err(Error::Forbidden { .. })
         ));
         // A listed approver still never decides their own request.
         assert!(matches!(
-            check_approver(&p, "prod", "bob", "Bob."),
+            check_approver(&p, "prod", &u("bob"), "bob"),
             Err(Error::SelfApproval { .. })
         ));
         // Rules exist but none covers the profile: closed.
         let only_prod =
             policy(r#"{"rules": [{"name": "prod", "profiles": ["prod"], "approvers": ["bob"]}]}"#);
         assert!(matches!(
-            check_approver(&only_prod, "dev", "bob", "alice"),
+            check_approver(&only_prod, "dev", &u("bob"), "alice"),
             Err(Error::Forbidden { .. })
         ));
-        // No rules: anyone but the requester.
+    }
+
+    #[test]
+    fn without_approval_rules_nobody_approves() {
         let none = ApprovalSection::default();
-        check_approver(&none, "prod", "zed", "alice").unwrap();
-        assert!(matches!(
-            check_approver(&none, "prod", "ALICE", "alice"),
-            Err(Error::SelfApproval { .. })
+        let err = check_approver(&none, "prod", &u("zed"), "alice").unwrap_err();
+        assert!(matches!(err, Error::Forbidden { .. }), "{err}");
+        assert!(err.to_string().contains("no approval rules"), "{err}");
+    }
+
+    fn approved(requester: &str, approver: &str, profile: &str) -> AccessRequest {
+        let mut r = AccessRequest::new(
+            crate::NewRequest {
+                requester: u(requester),
+                profile: profile.into(),
+                justification: "fix the prod incident".into(),
+                duration: Duration::from_secs(1200),
+            },
+            "2026-03-02T09:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        r.status = crate::RequestStatus::Approved;
+        r.approver = Some(approver.into());
+        r.approved_at = Some("2026-03-02T09:30:00Z".parse().unwrap());
+        r
+    }
+
+    #[test]
+    fn approvals_stand_only_while_the_policy_allows_them() {
+        let p = sample();
+        assert!(approval_stands(&p, &approved("alice", "bob", "prod")));
+        // erin approves only profiles other than prod.
+        assert!(!approval_stands(&p, &approved("alice", "erin", "prod")));
+        // bob was removed from the approvers since.
+        let later = policy(
+            r#"{"rules": [{"name": "prod", "profiles": ["prod"], "approvers": ["carol"]}]}"#,
+        );
+        assert!(!approval_stands(&later, &approved("alice", "bob", "prod")));
+        // No approvals section any more: nothing stands.
+        assert!(!approval_stands(
+            &ApprovalSection::default(),
+            &approved("alice", "bob", "prod")
+        ));
+        // A record that says the requester approved it never stands.
+        assert!(!approval_stands(&p, &approved("bob", "bob", "prod")));
+        // Not a username at all.
+        assert!(!approval_stands(&p, &approved("alice", "Bob", "prod")));
+        // Automatic approvals stand while their rule still gives them:
+        // dave, 20 minutes, on a Monday 10:30 Berlin time.
+        assert!(approval_stands(
+            &p,
+            &approved("dave", "auto-approve:prod", "prod")
+        ));
+        assert!(!approval_stands(
+            &p,
+            &approved("alice", "auto-approve:prod", "prod")
+        ));
+        assert!(!approval_stands(
+            &p,
+            &approved("dave", "auto-approve:rest", "prod")
         ));
     }
 

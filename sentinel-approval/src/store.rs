@@ -10,7 +10,7 @@ pub use sentinel_store::{Clock, ManualClock, SystemClock};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_comment, check_user, same_user,
+    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_comment, check_user,
 };
 
 /// Storage for access requests.
@@ -30,8 +30,7 @@ pub trait RequestStore: Send + Sync + fmt::Debug + 'static {
     async fn get(&self, id: &str) -> Result<AccessRequest>;
 
     /// Approves a pending, unexpired request; its access window starts now.
-    /// [`Error::SelfApproval`] when `approver` is the requester (by
-    /// [`normalize_username`](crate::normalize_username)),
+    /// [`Error::SelfApproval`] when `approver` is the requester,
     /// [`Error::InvalidTransition`] when it is no longer pending,
     /// [`Error::NotFound`] when it does not exist.
     async fn approve(
@@ -154,12 +153,10 @@ impl Action {
     /// conditional write is race-free.
     pub(crate) fn check_actor(self, r: &AccessRequest, by: &str) -> Result<()> {
         match self {
-            Action::Approve | Action::Deny if same_user(&r.requester, by) => {
-                Err(Error::SelfApproval {
-                    user: by.to_owned(),
-                })
-            }
-            Action::Cancel if !same_user(&r.requester, by) => Err(Error::Forbidden {
+            Action::Approve | Action::Deny if r.requester == by => Err(Error::SelfApproval {
+                user: by.to_owned(),
+            }),
+            Action::Cancel if r.requester != by => Err(Error::Forbidden {
                 reason: format!(
                     "only the requester \"{}\" can cancel access request \"{}\"",
                     r.requester, r.id

@@ -108,7 +108,7 @@ fn fast_retry() -> RetryPolicy {
 fn request() -> AccessRequest {
     AccessRequest::new(
         NewRequest {
-            requester: "alice".into(),
+            requester: sentinel_approval::Username::parse("alice").unwrap(),
             profile: "prod".into(),
             justification: "INC-4711: restart the payment workers".into(),
             duration: Duration::from_secs(3600),
@@ -373,7 +373,7 @@ async fn notifying_store_sends_only_after_success() {
     let r = request();
     store.create(&r).await.unwrap();
     assert!(matches!(
-        store.approve(&r.id, "Alice.", None).await,
+        store.approve(&r.id, "alice", None).await,
         Err(Error::SelfApproval { .. })
     ));
     assert!(matches!(
@@ -415,7 +415,7 @@ async fn sweep_announces_each_expiry_once() {
     );
     let r = AccessRequest::new(
         NewRequest {
-            requester: "alice".into(),
+            requester: sentinel_approval::Username::parse("alice").unwrap(),
             profile: "prod".into(),
             justification: "INC-4711: restart the payment workers".into(),
             duration: Duration::from_secs(3600),

@@ -20,7 +20,7 @@ use sentinel_breakglass::{
 fn invocation(i: usize) -> Invocation {
     Invocation::unchecked(
         NewBreakGlass {
-            invoker: format!("user{i}"),
+            invoker: sentinel_breakglass::Username::parse(&format!("user{i}")).unwrap(),
             profile: format!("profile{}", i % 7),
             reason_code: ReasonCode::Incident,
             justification: "benchmarking the break-glass store".into(),

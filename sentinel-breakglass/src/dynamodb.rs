@@ -20,7 +20,6 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
-use sentinel_approval::same_user;
 use sentinel_store::dynamodb::{Fields, Gsi, Item, Table, create_table, n, s, sort_key};
 
 use crate::error::{Error, Result};
@@ -440,7 +439,7 @@ impl BreakGlassStore for DynamoBreakGlassStore {
         let Some(entry) = ledger
             .entries
             .iter()
-            .find(|r| same_user(&r.invoker, invoker) && r.ends_at > now)
+            .find(|r| r.invoker == invoker && r.ends_at > now)
         else {
             return Ok(None);
         };

@@ -22,7 +22,7 @@ pub use memory::MemoryBreakGlassStore;
 pub use model::{
     BreakGlassEvent, BreakGlassPage, BreakGlassQuery, BreakGlassStatus, MAX_BREAKGLASS_DURATION,
     MAX_CLOSE_REASON_CHARS, MAX_JUSTIFICATION_CHARS, MIN_JUSTIFICATION_CHARS, NewBreakGlass,
-    parse_reason_code,
+    Username, parse_reason_code,
 };
 pub use notify::NotifyingBreakGlassStore;
 pub use rules::{DEFAULT_ESCALATION_WINDOW, RateLimits, Recent, authorize};

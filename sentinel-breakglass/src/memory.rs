@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use sentinel_approval::same_user;
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -120,7 +119,7 @@ impl BreakGlassStore for MemoryBreakGlassStore {
             .lock()
             .events
             .values()
-            .find(|e| e.profile == profile && same_user(&e.invoker, invoker) && e.is_active(now))
+            .find(|e| e.profile == profile && e.invoker == invoker && e.is_active(now))
             .map(|e| e.clone().read_at(now)))
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use sentinel_policy::ReasonCode;
+pub use sentinel_policy::Username;
 use sentinel_store::{Cursor, Listed, check_name, check_text};
 use serde::{Deserialize, Serialize};
 
@@ -80,8 +81,8 @@ pub fn parse_reason_code(s: &str) -> Result<ReasonCode> {
 /// What an invoker asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBreakGlass {
-    /// Who invokes it (the policy username).
-    pub invoker: String,
+    /// Who invokes it, as the policy identified them.
+    pub invoker: Username,
     /// The AWS profile.
     pub profile: String,
     /// Why, as a code.
@@ -179,7 +180,7 @@ impl BreakGlassEvent {
         let now = micro(now);
         Ok(Self {
             id: sentinel_store::new_id()?,
-            invoker: new.invoker,
+            invoker: new.invoker.to_string(),
             profile: new.profile,
             reason_code: new.reason_code,
             justification: new.justification.trim().to_owned(),
@@ -375,7 +376,7 @@ mod tests {
     fn new(justification: &str, secs: u64) -> Result<BreakGlassEvent> {
         BreakGlassEvent::new(
             NewBreakGlass {
-                invoker: "alice".into(),
+                invoker: Username::parse("alice").unwrap(),
                 profile: "prod".into(),
                 reason_code: ReasonCode::Incident,
                 justification: justification.into(),

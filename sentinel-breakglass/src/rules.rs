@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sentinel_approval::same_user;
 use sentinel_policy::{BreakGlassRule, PolicyDocument, RateLimitRule, RateLimitSection};
 
 use crate::error::{Error, Result};
@@ -39,7 +38,7 @@ pub fn authorize<'a>(
     let rule = rules
         .iter()
         .find(|r| {
-            r.users.contains(&new.invoker)
+            r.users.iter().any(|u| *u == *new.invoker)
                 && (r.profiles.is_empty() || r.profiles.contains(&new.profile))
         })
         .ok_or_else(|| Error::Forbidden {
@@ -187,10 +186,7 @@ impl RateLimits {
     /// [`Error::Conflict`]; then cooldown, per-user and per-profile quotas
     /// are [`Error::RateLimited`] with the time the limit lifts.
     pub fn check(&self, invoker: &str, recent: &[Recent], now: Timestamp) -> Result<bool> {
-        let mine: Vec<&Recent> = recent
-            .iter()
-            .filter(|r| same_user(&r.invoker, invoker))
-            .collect();
+        let mine: Vec<&Recent> = recent.iter().filter(|r| r.invoker == invoker).collect();
         if let Some(active) = mine.iter().find(|r| r.ends_at > now) {
             return Err(Error::Conflict {
                 id: active.id.clone(),
@@ -312,7 +308,7 @@ mod tests {
 
     fn new(user: &str, profile: &str, code: ReasonCode, secs: u64) -> NewBreakGlass {
         NewBreakGlass {
-            invoker: user.into(),
+            invoker: crate::model::Username::parse(user).unwrap(),
             profile: profile.into(),
             reason_code: code,
             justification: "database primary is down, failing over".into(),
@@ -422,7 +418,7 @@ rate_limits:
             "2026-03-02T09:30:00Z",
         )];
         let now = at("2026-03-02T09:00:00Z");
-        let e = RateLimits::none().check("Alice", &r, now).unwrap_err();
+        let e = RateLimits::none().check("alice", &r, now).unwrap_err();
         assert!(
             matches!(e, Error::Conflict { ref id, .. } if id == "e1"),
             "{e}"

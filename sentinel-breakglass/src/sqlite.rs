@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Row, TransactionBehavior, params, params_from_iter, types::Value};
-use sentinel_approval::{normalize_username, same_user};
 use sentinel_store::sqlite::{Database, claim_expired, db_err, load_by_id, micros, timestamp};
 
 use crate::error::{Error, Result};
@@ -183,7 +182,7 @@ impl BreakGlassStore for SqliteBreakGlassStore {
                         micros(e.expires_at),
                         i64::from(e.escalated),
                         e.rule,
-                        normalize_username(&e.invoker),
+                        e.invoker.clone(),
                     ],
                 )
                 .map_err(|err| match err.sqlite_error_code() {
@@ -314,16 +313,13 @@ impl BreakGlassStore for SqliteBreakGlassStore {
                     ))
                     .map_err(db_err)?;
                 let found = stmt
-                    .query_map(
-                        params![normalize_username(&invoker), profile, micros(now)],
-                        row_to_event,
-                    )
+                    .query_map(params![invoker, profile, micros(now)], row_to_event)
                     .map_err(db_err)?
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(db_err)?;
                 Ok(found
                     .into_iter()
-                    .find(|e| same_user(&e.invoker, &invoker))
+                    .find(|e| e.invoker == invoker)
                     .map(|e| e.read_at(now)))
             })
             .await

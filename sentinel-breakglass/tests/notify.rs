@@ -35,7 +35,7 @@ impl Notifier for Recorder {
 fn invocation(limits: RateLimits) -> Invocation {
     Invocation::unchecked(
         NewBreakGlass {
-            invoker: "alice".into(),
+            invoker: sentinel_breakglass::Username::parse("alice").unwrap(),
             profile: "prod".into(),
             reason_code: ReasonCode::Security,
             justification: "credential leak, rotating keys now".into(),

@@ -92,9 +92,18 @@ impl Context {
         self.aws = OnceCell::from(config);
     }
 
-    /// The caller's policy username (STS `GetCallerIdentity`).
-    pub async fn user(&self) -> Result<String, CliError> {
-        crate::identity::current_user(self.aws().await).await
+    /// The caller (STS `GetCallerIdentity`).
+    pub async fn caller(&self) -> Result<sentinel_vend::Caller, CliError> {
+        crate::identity::current_caller(self.aws().await).await
+    }
+
+    /// The caller as the policy of `profile` names them.
+    pub async fn actor(&self, profile: &str) -> Result<sentinel_vend::authority::Actor, CliError> {
+        let caller = self.caller().await?;
+        let store = self.policy_store().await;
+        sentinel_vend::authority::identify(&*store, &caller, profile)
+            .await
+            .map_err(crate::vending::failed)
     }
 
     /// The configured policy store.

@@ -1,18 +1,23 @@
 //! Who runs the command: the caller of STS `GetCallerIdentity` with the base
-//! credentials, reduced to the policy username. Never taken from a flag.
+//! credentials. Never taken from a flag; the policy of the profile an action
+//! concerns says which username, if any, the caller has.
 
 use aws_config::SdkConfig;
+use sentinel_vend::Caller;
 
 use crate::output::CliError;
 
-/// The policy username of the caller.
-pub async fn current_user(aws: &SdkConfig) -> Result<String, CliError> {
+/// What to check when STS cannot say who the caller is.
+pub const HINT: &str = "sentinel identifies you with STS GetCallerIdentity; check AWS_PROFILE, AWS_REGION and your base credentials (`aws sts get-caller-identity`)";
+
+/// The caller behind the base credentials.
+pub async fn current_caller(aws: &SdkConfig) -> Result<Caller, CliError> {
     let sts = aws_sdk_sts::Client::new(aws);
-    let hint = "sentinel identifies you with STS GetCallerIdentity; check AWS_PROFILE, AWS_REGION and your base credentials (`aws sts get-caller-identity`)";
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(hint))?;
-    identity
-        .policy_username()
-        .map_err(|e| CliError::error(e).hint(hint))
+        .map_err(|e| CliError::error(e).hint(HINT))?;
+    let principal = identity
+        .principal()
+        .map_err(|e| CliError::error(e).hint(HINT))?;
+    Ok(Caller::new(principal))
 }

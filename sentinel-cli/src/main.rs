@@ -85,6 +85,8 @@ enum Command {
     ServerSession(cmd::sessions::ShowArgs),
     /// Revoke a server session, or every session of a user (kill switch).
     ServerRevoke(cmd::sessions::RevokeArgs),
+    /// Lift a user revocation (the kill switch) so the user gets credentials again.
+    ServerLift(cmd::sessions::LiftArgs),
 
     /// Audit: verify the decision log's hash chain.
     #[command(subcommand)]
@@ -177,6 +179,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::ServerSessions(args) => cmd::sessions::list(&ctx, &args).await,
         Command::ServerSession(args) => cmd::sessions::show_one(&ctx, &args).await,
         Command::ServerRevoke(args) => cmd::sessions::revoke(&ctx, &args).await,
+        Command::ServerLift(args) => cmd::sessions::lift(&ctx, &args).await,
     }
 }
 

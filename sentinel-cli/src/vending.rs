@@ -189,13 +189,10 @@ pub async fn prepare_with(
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
         .map_err(|e| CliError::error(e).hint(&hint))?;
-    let (kind, _) = identity
+    let principal = identity
         .principal()
         .map_err(|e| CliError::error(e).hint(&hint))?;
-    let username = identity
-        .policy_username()
-        .map_err(|e| CliError::error(e).hint(&hint))?;
-    let username = sentinel_policy::Username::parse(&username).map_err(CliError::error)?;
+    let kind = principal.kind();
 
     let role_chaining = kind == PrincipalKind::AssumedRole;
     let (target, sts, mfa_session_end) = match (&profile.mfa_serial, mfa) {
@@ -238,10 +235,7 @@ pub async fn prepare_with(
         }
     };
     Ok(Prepared {
-        caller: Caller {
-            username,
-            arn: identity.arn,
-        },
+        caller: Caller::new(principal),
         base,
         target,
         sts,
@@ -339,6 +333,11 @@ pub fn failed(e: sentinel_vend::Error) -> CliError {
             Some("run `sentinel policy validate FILE` to see every problem")
         }
         Error::Policy(_) => Some("check --policy / SENTINEL_POLICY"),
+        Error::Forbidden(_) => return CliError::denied(e),
+        Error::Approval(
+            sentinel_approval::Error::SelfApproval { .. }
+            | sentinel_approval::Error::Forbidden { .. },
+        ) => return CliError::denied(e),
         Error::Session(_) | Error::Approval(_) | Error::BreakGlass(_) | Error::Store(_) => {
             Some(output::STATE_HINT)
         }

@@ -450,5 +450,5 @@ fn credential_commands_need_their_arguments() {
         "must be more than 0s",
     );
     usage_error(&["whoami", "extra"], "unexpected argument");
-    usage_error(&["whoami", "--profile", "x"], "unexpected argument");
+    usage_error(&["whoami", "--user", "x"], "unexpected argument");
 }

@@ -154,6 +154,7 @@ impl World {
 }
 
 const ALLOW_ALICE: &str = r#"version: "1"
+admins: ["{bob}"]
 rules:
   - name: alice-prod
     effect: allow
@@ -471,7 +472,8 @@ approvals:
     assert_eq!(
         sentinel_vend::source_identity::SourceIdentity::parse(si)
             .unwrap()
-            .user(),
+            .user()
+            .as_str(),
         w.alice.name
     );
 

@@ -26,6 +26,7 @@ fn world() -> Option<World> {
     let home = Home::with_endpoint(endpoint);
     home.write_policy(&format!(
         r#"version: "1"
+admins: [{bob}]
 rules:
   - name: prod-needs-approval
     effect: require_approval
@@ -376,7 +377,7 @@ fn server_revoke_kill_switch() {
         ] {
             let s = ServerSession::start(
                 NewSession {
-                    user: user.clone(),
+                    user: sentinel_policy::Username::parse(user).unwrap(),
                     profile: profile.into(),
                     server_instance_id: "test-instance".into(),
                     duration: Duration::from_secs(3600),

@@ -52,7 +52,11 @@ fn validate_reports_every_problem_with_location() {
         .args(["policy", "validate", good.to_str().unwrap()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("ok (4 rules)"));
+        .stdout(predicate::str::contains("ok (4 rules, 1 warning)"))
+        .stderr(predicate::str::contains("warning: "))
+        .stderr(predicate::str::contains(
+            "rule \"prod-approval\" requires approval, but nobody may approve requests for prod",
+        ));
 
     let out = home
         .cmd()

@@ -17,11 +17,11 @@ use sentinel_session::{
 fn new_session(i: usize) -> ServerSession {
     ServerSession::start(
         NewSession {
-            user: format!("user{}", i % 50),
+            user: sentinel_session::Username::parse(&format!("user{}", i % 50)).unwrap(),
             profile: format!("profile{}", i % 7),
             server_instance_id: "bench".into(),
             duration: Duration::from_secs(3600),
-            source_identity: Some(format!("sentinel.user{}.direct.{i:08x}", i % 50)),
+            source_identity: Some(format!("sentinel.user{}.direct.{i:016x}", i % 50)),
         },
         jiff::Timestamp::now(),
     )

@@ -14,18 +14,23 @@ use crate::error::Error;
 use crate::model::{NewSession, ServerSession, SessionQuery, SessionStatus, UserRevocation};
 use crate::store::{ManualClock, SessionStore, SessionStoreExt};
 
+/// `s` as a username (test names are canonical).
+fn u(s: &str) -> crate::model::Username {
+    crate::model::Username::parse(s).unwrap()
+}
+
 /// Starts an active session for `user` on `profile` at the clock's time.
 pub fn session(clock: &ManualClock, user: &str, profile: &str, minutes: u64) -> ServerSession {
     use crate::store::Clock;
     ServerSession::start(
         NewSession {
-            user: user.into(),
+            user: u(user),
             profile: profile.into(),
             server_instance_id: "srv-1".into(),
             duration: Duration::from_secs(minutes * 60),
             source_identity: Some(format!(
                 "sentinel.{user}.direct.{}",
-                &crate::model::new_id().unwrap()[..8]
+                &crate::model::new_id().unwrap()[..16]
             )),
         },
         clock.now(),
@@ -248,7 +253,7 @@ pub async fn kill_switch(store: &dyn SessionStore, clock: &ManualClock) {
         store.create(s).await.unwrap();
     }
     let rev = UserRevocation::new(
-        "grace",
+        &u("grace"),
         Some("prod"),
         "secops",
         "phished",
@@ -275,7 +280,7 @@ pub async fn kill_switch(store: &dyn SessionStore, clock: &ManualClock) {
         .checked_add(jiff::SignedDuration::from_hours(1))
         .unwrap();
     let all = UserRevocation::new(
-        "grace",
+        &u("grace"),
         None,
         "secops",
         "offboarded",
@@ -341,8 +346,15 @@ pub async fn access_reads_revocation_and_session(store: &dyn SessionStore, clock
             .session,
         None
     );
-    let dev =
-        UserRevocation::new("ivan", Some("dev"), "secops", "audit", clock.now(), None).unwrap();
+    let dev = UserRevocation::new(
+        &u("ivan"),
+        Some("dev"),
+        "secops",
+        "audit",
+        clock.now(),
+        None,
+    )
+    .unwrap();
     store.put_user_revocation(&dev).await.unwrap();
     assert_eq!(
         store.access("ivan", "prod", None).await.unwrap().revocation,
@@ -353,7 +365,8 @@ pub async fn access_reads_revocation_and_session(store: &dyn SessionStore, clock
         store.access("ivan", "dev", None).await.unwrap().revocation,
         Some(dev.clone())
     );
-    let all = UserRevocation::new("ivan", None, "secops", "offboarded", clock.now(), None).unwrap();
+    let all =
+        UserRevocation::new(&u("ivan"), None, "secops", "offboarded", clock.now(), None).unwrap();
     store.put_user_revocation(&all).await.unwrap();
     assert_eq!(
         store.access("ivan", "dev", None).await.unwrap().revocation,

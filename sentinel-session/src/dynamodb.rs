@@ -330,6 +330,10 @@ impl DynamoSessionStore {
 
 #[async_trait]
 impl SessionStore for DynamoSessionStore {
+    fn table_name(&self) -> Option<&str> {
+        Some(self.table.name())
+    }
+
     async fn create(&self, session: &ServerSession) -> Result<()> {
         check_name("id", &session.id)?;
         if session.id.starts_with(REVOCATIONS_PREFIX) {

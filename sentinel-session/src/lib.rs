@@ -19,7 +19,7 @@ pub use error::{Error, Result};
 pub use memory::MemorySessionStore;
 pub use model::{
     Access, MAX_NAME_LEN, MAX_REASON_LEN, NewSession, ServerSession, SessionPage, SessionQuery,
-    SessionStatus, UserRevocation, new_id,
+    SessionStatus, UserRevocation, Username, new_id,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSessionStore;

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use sentinel_policy::Username;
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
@@ -62,7 +63,7 @@ impl fmt::Display for SessionStatus {
 pub struct ServerSession {
     /// Random id, 32 hex characters; also the `SentinelSessionID` tag.
     pub id: String,
-    /// Policy username of the person.
+    /// The person's username (canonical, see [`Username`]).
     pub user: String,
     /// AWS profile served.
     pub profile: String,
@@ -93,8 +94,8 @@ pub struct ServerSession {
 /// What is needed to start a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession {
-    /// Policy username.
-    pub user: String,
+    /// The person, as the policy identified them.
+    pub user: Username,
     /// AWS profile.
     pub profile: String,
     /// Credential server instance.
@@ -124,7 +125,7 @@ impl ServerSession {
             .map_err(|_| Error::invalid("duration", "too long"))?;
         Ok(Self {
             id: new_id()?,
-            user: new.user,
+            user: new.user.to_string(),
             profile: new.profile,
             server_instance_id: new.server_instance_id,
             status: SessionStatus::Active,
@@ -175,7 +176,7 @@ impl Listed for ServerSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct UserRevocation {
-    /// The user cut off.
+    /// The user cut off (canonical, see [`Username`]).
     pub user: String,
     /// The one profile, or `None` for all.
     pub profile: Option<String>,
@@ -190,9 +191,10 @@ pub struct UserRevocation {
 }
 
 impl UserRevocation {
-    /// A revocation in force from `now`.
+    /// A revocation in force from `now`. `user` is a [`Username`], so a
+    /// name typed in another case or spelling cannot revoke nobody.
     pub fn new(
-        user: &str,
+        user: &Username,
         profile: Option<&str>,
         revoked_by: &str,
         reason: &str,
@@ -206,7 +208,7 @@ impl UserRevocation {
         check_name("revoked_by", revoked_by)?;
         check_reason(reason)?;
         Ok(Self {
-            user: user.to_owned(),
+            user: user.to_string(),
             profile: profile.map(str::to_owned),
             revoked_by: revoked_by.to_owned(),
             reason: reason.to_owned(),

@@ -52,6 +52,12 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Lifts the revocation of (user, profile); [`Error::RevocationNotFound`] if none.
     async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()>;
 
+    /// The DynamoDB table the sessions are kept in, for stores that keep
+    /// them in one (a policy rule's `session_table` names it).
+    fn table_name(&self) -> Option<&str> {
+        None
+    }
+
     /// What a credential request in server mode must pass, read together:
     /// the revocation in force for (`user`, `profile`), and the server
     /// session `session_id` as of now. The credential server calls this on
@@ -113,6 +119,9 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     }
     async fn access(&self, user: &str, profile: &str, session_id: Option<&str>) -> Result<Access> {
         (**self).access(user, profile, session_id).await
+    }
+    fn table_name(&self) -> Option<&str> {
+        (**self).table_name()
     }
 }
 

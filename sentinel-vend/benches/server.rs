@@ -40,10 +40,7 @@ async fn start(
         FilePolicyStore::new(dir.join("policy.yaml")),
         Duration::from_secs(5),
     ));
-    let caller = Caller {
-        username: sentinel_policy::Username::parse("alice").unwrap(),
-        arn: "arn:aws:iam::123456789012:user/alice".into(),
-    };
+    let caller = Caller::from_arn("arn:aws:iam::123456789012:user/alice").unwrap();
     let log = DecisionLog::open_file(dir.join("decisions.jsonl")).unwrap();
     let pipeline = Pipeline::new(policy, Arc::new(FakeVendor::new()), log).with_sessions(sessions);
     let direct = pipeline.clone();

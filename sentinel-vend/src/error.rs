@@ -46,6 +46,10 @@ pub enum Error {
     /// Shared store plumbing failed (randomness, ...).
     #[error(transparent)]
     Store(#[from] sentinel_store::Error),
+    /// The caller may not do this (not identified by the policy, not an
+    /// admin, under a revocation); the message says why.
+    #[error("{0}")]
+    Forbidden(String),
     /// Sentinel is set up in a way that cannot work; the message says how
     /// to fix it.
     #[error("{0}")]

@@ -1,23 +1,18 @@
-//! Who is calling: the caller's principal and the policy username derived
-//! from it (DESIGN §5, step 1).
+//! Who is calling: the caller's principal as STS reports it (DESIGN §5,
+//! step 1).
 //!
 //! The CLI learns the caller from STS `GetCallerIdentity` with the base
-//! credentials (`caller_identity`, with the `sts` feature); the TVM gets the
-//! same ARN from the API Gateway request context. Either way the ARN goes
-//! through [`parse_principal`] and [`policy_username`], which accept exactly
-//! the principals that can hold credentials and call Sentinel:
-//!
-//! | ARN resource                             | [`PrincipalKind`]  | raw name            |
-//! |------------------------------------------|--------------------|---------------------|
-//! | `iam::ACCOUNT:user/[path/]NAME`          | `IamUser`          | `NAME`              |
-//! | `sts::ACCOUNT:assumed-role/ROLE/SESSION` | `AssumedRole`      | `SESSION`           |
-//! | `sts::ACCOUNT:federated-user/NAME`       | `FederatedUser`    | `NAME`              |
-//! | `iam::ACCOUNT:root`                      | `Root`             | `root`              |
-//!
-//! in the partitions `aws`, `aws-cn` and `aws-us-gov`. Roles, groups,
-//! policies and everything else are refused: they are not callers.
+//! credentials ([`caller_identity`], with the `sts` feature); the TVM gets
+//! the same ARN from the API Gateway request context. Either way the ARN is
+//! parsed into a [`Principal`], and the policy of the profile asked for
+//! decides which username, if any, the principal has
+//! ([`CompiledPolicy::identify`](sentinel_policy::CompiledPolicy::identify)):
+//! a name the caller picked (a role session name of a role anyone may
+//! assume) is never an identity.
 
 use std::fmt;
+
+pub use sentinel_policy::{Principal, PrincipalError, PrincipalKind};
 
 #[cfg(feature = "sts")]
 use aws_credential_types::provider::error::CredentialsError;
@@ -26,16 +21,6 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 #[cfg(feature = "sts")]
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
-/// Longest policy username (see [`policy_username`]).
-pub const MAX_POLICY_USERNAME_LEN: usize = 20;
-
-/// Longest raw name accepted in an ARN (IAM user names and role session
-/// names are at most 64 characters).
-const MAX_RAW_NAME_LEN: usize = 64;
-
-/// Partitions Sentinel accepts.
-const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
-
 /// Longest value quoted back in an error message.
 const MAX_QUOTED: usize = 200;
 
@@ -43,37 +28,9 @@ const MAX_QUOTED: usize = 200;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdentityError {
-    /// The ARN is not a well-formed IAM/STS principal ARN.
-    #[error(
-        "caller ARN {arn:?} is malformed: {reason}; expected e.g. arn:aws:iam::123456789012:user/alice"
-    )]
-    InvalidArn {
-        /// The offending ARN (cut to a printable length).
-        arn: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The ARN is well formed but names something that is not a caller
-    /// (a role, a group, another service's resource …).
-    #[error(
-        "caller ARN {arn:?} names {what}, which cannot call Sentinel; call it with the credentials of an IAM user, an assumed-role session, a federated user or the account root"
-    )]
-    UnsupportedPrincipal {
-        /// The offending ARN (cut to a printable length).
-        arn: String,
-        /// What the ARN names, e.g. `an IAM role`.
-        what: String,
-    },
-    /// The caller's name has no ASCII letters or digits left after reduction.
-    #[error(
-        "caller name {name:?} (from {arn:?}) has no ASCII letters or digits, so it has no policy username; use an IAM user or role session name that contains letters or digits"
-    )]
-    EmptyUsername {
-        /// The caller's raw name.
-        name: String,
-        /// The ARN it came from.
-        arn: String,
-    },
+    /// STS answered with an ARN that is not a caller Sentinel accepts.
+    #[error(transparent)]
+    Principal(#[from] PrincipalError),
     /// No base credentials could be found.
     #[error(
         "no AWS base credentials found ({detail}); configure base credentials: aws configure / AWS_PROFILE (or aws sso login for an SSO profile)"
@@ -152,39 +109,6 @@ pub enum IdentityError {
 /// Result of this module's operations.
 pub type Result<T, E = IdentityError> = std::result::Result<T, E>;
 
-/// The kind of principal an ARN names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PrincipalKind {
-    /// An IAM user (`arn:aws:iam::ACCOUNT:user/[path/]NAME`).
-    IamUser,
-    /// A role session (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`);
-    /// the raw name is the session name.
-    AssumedRole,
-    /// A federated user (`arn:aws:sts::ACCOUNT:federated-user/NAME`).
-    FederatedUser,
-    /// The account root user (`arn:aws:iam::ACCOUNT:root`).
-    Root,
-}
-
-impl PrincipalKind {
-    /// A short lowercase name, as logged (`iam_user`, `assumed_role`, …).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            PrincipalKind::IamUser => "iam_user",
-            PrincipalKind::AssumedRole => "assumed_role",
-            PrincipalKind::FederatedUser => "federated_user",
-            PrincipalKind::Root => "root",
-        }
-    }
-}
-
-impl fmt::Display for PrincipalKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The caller as STS reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {
@@ -197,197 +121,14 @@ pub struct CallerIdentity {
 }
 
 impl CallerIdentity {
-    /// The principal kind and raw name of [`CallerIdentity::arn`]
-    /// (see [`parse_principal`]).
-    pub fn principal(&self) -> Result<(PrincipalKind, String)> {
-        parse_principal(&self.arn)
-    }
-
-    /// The policy username of [`CallerIdentity::arn`] (see
-    /// [`policy_username`]).
-    pub fn policy_username(&self) -> Result<String> {
-        policy_username(&self.arn)
+    /// The principal behind [`CallerIdentity::arn`].
+    pub fn principal(&self) -> Result<Principal> {
+        Ok(Principal::parse(&self.arn)?)
     }
 }
 
 fn quoted(s: &str) -> String {
     s.chars().take(MAX_QUOTED).collect()
-}
-
-fn invalid(arn: &str, reason: impl Into<String>) -> IdentityError {
-    IdentityError::InvalidArn {
-        arn: quoted(arn),
-        reason: reason.into(),
-    }
-}
-
-fn unsupported(arn: &str, what: impl Into<String>) -> IdentityError {
-    IdentityError::UnsupportedPrincipal {
-        arn: quoted(arn),
-        what: what.into(),
-    }
-}
-
-/// Characters AWS allows in IAM user names, role names and role session
-/// names: ASCII letters, digits and `_+=,.@-`.
-fn is_iam_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
-}
-
-fn check_name(arn: &str, what: &str, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(invalid(arn, format!("the {what} is empty")));
-    }
-    if name.chars().count() > MAX_RAW_NAME_LEN {
-        return Err(invalid(
-            arn,
-            format!("the {what} is longer than {MAX_RAW_NAME_LEN} characters"),
-        ));
-    }
-    if !name.chars().all(is_iam_name_char) {
-        return Err(invalid(
-            arn,
-            format!("the {what} may only contain ASCII letters, digits and _+=,.@-"),
-        ));
-    }
-    Ok(())
-}
-
-/// Splits a caller ARN into its principal kind and raw name.
-///
-/// The raw name is the IAM user name (without path), the role session
-/// name, the federated user name, or `root`. See the module docs for the
-/// accepted forms. Anything else — a role or group ARN, another service, an
-/// unknown partition, a region where IAM/STS ARNs have none, an account id
-/// that is not 12 digits, names with characters AWS does not allow — is an
-/// error.
-///
-/// ```
-/// use sentinel_vend::identity::{parse_principal, PrincipalKind};
-/// let (kind, name) =
-///     parse_principal("arn:aws:sts::123456789012:assumed-role/Dev/alice@example.com").unwrap();
-/// assert_eq!(kind, PrincipalKind::AssumedRole);
-/// assert_eq!(name, "alice@example.com");
-/// ```
-pub fn parse_principal(arn: &str) -> Result<(PrincipalKind, String)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts[..] else {
-        return Err(invalid(
-            arn,
-            "it does not have the six parts arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE",
-        ));
-    };
-    if prefix != "arn" {
-        return Err(invalid(arn, "it does not start with \"arn:\""));
-    }
-    if !PARTITIONS.contains(&partition) {
-        return Err(invalid(
-            arn,
-            format!(
-                "partition {:?} is not one of aws, aws-cn, aws-us-gov",
-                quoted(partition)
-            ),
-        ));
-    }
-    if service != "iam" && service != "sts" {
-        return Err(unsupported(
-            arn,
-            format!("a resource of service {:?}", quoted(service)),
-        ));
-    }
-    if !region.is_empty() {
-        return Err(invalid(arn, "IAM and STS principal ARNs have no region"));
-    }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(arn, "the account id is not 12 digits"));
-    }
-    let segments: Vec<&str> = resource.split('/').collect();
-    match (service, segments.as_slice()) {
-        ("iam", ["root"]) => Ok((PrincipalKind::Root, "root".to_owned())),
-        ("iam", ["user", .., name]) => {
-            check_name(arn, "user name", name)?;
-            if segments[1..segments.len() - 1]
-                .iter()
-                .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_graphic()))
-            {
-                return Err(invalid(arn, "the user's path is malformed"));
-            }
-            Ok((PrincipalKind::IamUser, (*name).to_owned()))
-        }
-        ("sts", ["assumed-role", role, session]) => {
-            check_name(arn, "role name", role)?;
-            check_name(arn, "role session name", session)?;
-            Ok((PrincipalKind::AssumedRole, (*session).to_owned()))
-        }
-        ("sts", ["federated-user", name]) => {
-            check_name(arn, "federated user name", name)?;
-            Ok((PrincipalKind::FederatedUser, (*name).to_owned()))
-        }
-        ("iam", ["role", ..]) => Err(unsupported(
-            arn,
-            "an IAM role (a role is assumed, it does not call; use the assumed-role session's ARN)",
-        )),
-        ("iam", ["group", ..]) => Err(unsupported(arn, "an IAM group")),
-        (_, [kind, ..]) => Err(unsupported(
-            arn,
-            format!("an {service} resource of type {:?}", quoted(kind)),
-        )),
-        _ => Err(invalid(arn, "the resource is empty")),
-    }
-}
-
-/// Reduces a raw caller name to a policy username: ASCII letters and digits
-/// only, lowercased, cut to [`MAX_POLICY_USERNAME_LEN`] characters.
-///
-/// This is the same rule as `sentinel_approval::normalize_username`, so the
-/// name a policy matches is also the key the approval workflow uses to
-/// recognise the same person. The result may be empty.
-pub fn reduce_name(raw: &str) -> String {
-    raw.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .take(MAX_POLICY_USERNAME_LEN)
-        .collect()
-}
-
-/// The policy username of a caller ARN (DESIGN §5 step 1).
-///
-/// The raw name from [`parse_principal`] (IAM user name, role session
-/// name, federated user name; `root` for the account root) is reduced by
-/// [`reduce_name`]: everything but ASCII letters and digits is dropped,
-/// letters are lowercased (IAM names are case-insensitive), and the result
-/// is cut to 20 characters. Examples:
-///
-/// | raw name                        | policy username        |
-/// |---------------------------------|------------------------|
-/// | `alice`                         | `alice`                |
-/// | `Alice.Smith`                   | `alicesmith`           |
-/// | `alice@example.com`             | `aliceexamplecom`      |
-/// | `bob-the-builder@corp.example.com` | `bobthebuildercorpexa` |
-///
-/// Policies therefore list lowercase letters-and-digits names. Two callers
-/// whose names reduce alike are the same policy user; name IAM users and
-/// role sessions so that this does not happen. A name that reduces to
-/// nothing (e.g. `_-_`) is an error.
-///
-/// ```
-/// use sentinel_vend::identity::policy_username;
-/// let user = policy_username("arn:aws:sts::123456789012:assumed-role/Dev/alice@example.com");
-/// assert_eq!(user.unwrap(), "aliceexamplecom");
-/// ```
-pub fn policy_username(arn: &str) -> Result<String> {
-    let (kind, raw) = parse_principal(arn)?;
-    if kind == PrincipalKind::Root {
-        return Ok("root".to_owned());
-    }
-    let user = reduce_name(&raw);
-    if user.is_empty() {
-        return Err(IdentityError::EmptyUsername {
-            name: raw,
-            arn: quoted(arn),
-        });
-    }
-    Ok(user)
 }
 
 /// Asks STS who the base credentials belong to (`GetCallerIdentity`).
@@ -412,7 +153,7 @@ pub async fn caller_identity(client: &aws_sdk_sts::Client) -> Result<CallerIdent
     let user_id = out
         .user_id
         .ok_or(IdentityError::IncompleteResponse { field: "UserId" })?;
-    parse_principal(&arn)?;
+    Principal::parse(&arn)?;
     Ok(CallerIdentity {
         account,
         arn,
@@ -502,20 +243,6 @@ where
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reduce_agrees_with_approval_normalization() {
-        for s in [
-            "alice",
-            "Alice.Smith",
-            "alice@example.com",
-            "_-_",
-            "ÄlïcΣ42",
-            "a.very.long.name.with.many.parts@example.com",
-        ] {
-            assert_eq!(reduce_name(s), sentinel_approval::normalize_username(s));
-        }
-    }
 
     #[cfg(feature = "sts")]
     #[test]

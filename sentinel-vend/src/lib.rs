@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod authority;
 mod error;
 pub mod identity;
 pub mod log;
@@ -13,7 +14,8 @@ pub mod vendor;
 
 pub use error::{Error, Result};
 pub use pipeline::{
-    Authorization, Caller, Denial, Grant, Granted, Issued, Outcome, Pipeline, Target, VendRequest,
+    Authorization, Caller, DEFAULT_DURATION, DEFAULT_SERVER_DURATION, Denial, Grant, Granted,
+    Issued, Outcome, Pipeline, Target, VendRequest,
 };
 #[cfg(feature = "test-util")]
 pub use vendor::FakeVendor;

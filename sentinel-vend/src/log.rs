@@ -57,8 +57,13 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 pub struct DecisionRecord {
     /// When the decision was made (UTC).
     pub time: Timestamp,
-    /// The policy username of the caller.
+    /// The caller's username as the policy identified them; `-` when the
+    /// caller was refused before being identified.
     pub user: String,
+    /// The caller's principal ARN (STS `GetCallerIdentity`, or the TVM's
+    /// authorizer), whatever the policy made of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_arn: Option<String>,
     /// The AWS profile asked for.
     pub profile: String,
     /// How credentials were asked for.
@@ -112,6 +117,7 @@ impl DecisionRecord {
         Self {
             time: Timestamp::now(),
             user: user.into(),
+            caller_arn: None,
             profile: profile.into(),
             mode,
             effect: effect.into(),

@@ -9,9 +9,10 @@ use jiff::Timestamp;
 use sentinel_approval::RequestStore;
 use sentinel_breakglass::{BreakGlassEvent, BreakGlassStore, NewBreakGlass};
 use sentinel_policy::{
-    CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Request, Username,
+    CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Principal, PrincipalError,
+    Request, Username,
 };
-use sentinel_session::{NewSession, ServerSession, SessionStore};
+use sentinel_session::{NewSession, ServerSession, SessionStore, SessionStoreExt};
 use sentinel_store::{Clock, SystemClock};
 
 use crate::error::{Error, Result};
@@ -27,18 +28,44 @@ use crate::vendor::{
 /// Credential lifetime when neither the caller nor the profile asks for one.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(3600);
 
+/// Credential lifetime in server mode unless the server is configured
+/// otherwise, whatever the profile's own default: short, because the
+/// server fetches new ones as they run out and a revocation should not be
+/// outlived for long by credentials already served. (Not shorter: SDKs
+/// refresh container credentials 10–15 minutes before they expire.)
+pub const DEFAULT_SERVER_DURATION: Duration = Duration::from_secs(3600);
+
 /// The session tag that carries a tracked server session's id.
 pub const SESSION_TAG: &str = "SentinelSessionID";
 
 /// Who is asking, as established by the frontend from a trusted source
 /// (STS GetCallerIdentity on the CLI, the API Gateway authorizer in the
 /// TVM; never a header or a body field).
+///
+/// The caller is a principal, not yet a person: the policy of the profile
+/// asked for says which username, if any, the principal has
+/// ([`CompiledPolicy::identify`]), on every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The policy username derived from the ARN.
-    pub username: Username,
-    /// The caller's ARN, for the log.
-    pub arn: String,
+    /// The principal STS reported.
+    pub principal: Principal,
+}
+
+impl Caller {
+    /// The caller behind a principal.
+    pub fn new(principal: Principal) -> Self {
+        Self { principal }
+    }
+
+    /// The caller behind an IAM/STS principal ARN.
+    pub fn from_arn(arn: &str) -> std::result::Result<Self, PrincipalError> {
+        Principal::parse(arn).map(Self::new)
+    }
+
+    /// The caller's ARN.
+    pub fn arn(&self) -> &str {
+        self.principal.arn()
+    }
 }
 
 /// The role behind a profile: from `~/.aws/config` on a laptop, from the
@@ -204,6 +231,8 @@ pub enum Authorization {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Granted {
+    /// Who the policy identified the caller as.
+    pub user: Username,
     /// The policy decision (before any override).
     pub decision: Decision,
     /// What allows it.
@@ -277,8 +306,11 @@ impl Pipeline {
     }
 
     /// Starts a tracked server session for `caller` on `profile` (what
-    /// `sentinel exec --server` and the TVM do once per server). Without a
-    /// session store: [`Error::Config`].
+    /// a local credential server and the TVM do once per server). Without a
+    /// session store: [`Error::Config`]. The caller must be someone under
+    /// the profile's policy, and neither they nor the profile may be under
+    /// a revocation: otherwise [`Error::Forbidden`]. Every outcome is
+    /// logged.
     pub async fn start_session(
         &self,
         caller: &Caller,
@@ -287,13 +319,48 @@ impl Pipeline {
         duration: Duration,
     ) -> Result<ServerSession> {
         let sessions = self.sessions.as_ref().ok_or_else(|| {
-            Error::Config(
-                "session tracking needs a session store; pass --session-table or set state".into(),
-            )
+            Error::Config("session tracking needs a session store; configure one".into())
         })?;
+        let now = self.clock.now();
+        let refuse = |user: Option<&Username>, reason: String| {
+            let mut r = DecisionRecord::new(
+                user.map_or("-", |u| u.as_str()),
+                profile,
+                Mode::Server,
+                "deny",
+                reason.clone(),
+                self.policy.describe(),
+            )
+            .at(now);
+            r.caller_arn = Some(caller.arn().to_owned());
+            (r, Error::Forbidden(reason))
+        };
+        let policy = match self.policy.get(profile).await {
+            Ok(p) => p,
+            Err(e) => {
+                let e = Error::from(e);
+                let mut r = refuse(None, e.to_string()).0;
+                r.effect = "error".into();
+                self.log.write(&r).await?;
+                return Err(e);
+            }
+        };
+        let user = match policy.identify(&caller.principal) {
+            Ok(identity) => identity.username,
+            Err(e) => {
+                let (r, e) = refuse(None, e.to_string());
+                self.log.write(&r).await?;
+                return Err(e);
+            }
+        };
+        if let Some(r) = sessions.user_revoked(&user, profile).await? {
+            let (rec, e) = refuse(Some(&user), revoked_reason(&user, &r));
+            self.log.write(&rec).await?;
+            return Err(e);
+        }
         let session = ServerSession::start(
             NewSession {
-                user: caller.username.to_string(),
+                user: user.clone(),
                 profile: profile.to_owned(),
                 server_instance_id: server_instance_id.to_owned(),
                 duration,
@@ -325,12 +392,21 @@ impl Pipeline {
     /// revocation or a policy change takes effect at the next request.
     pub async fn authorize(&self, req: &VendRequest) -> Result<Authorization> {
         let now = self.clock.now();
-        let ctx = LogContext {
+        let mut ctx = LogContext {
             req,
-            request_id: RequestId::random()?,
+            user: None,
+            request_id: None,
             at: now,
             policy_source: self.policy.describe(),
         };
+        match RequestId::random() {
+            Ok(id) => ctx.request_id = Some(id),
+            Err(e) => {
+                let e = Error::from(e);
+                self.log.write(&ctx.error(&e)).await?;
+                return Err(e);
+            }
+        }
         let policy = match self.policy.get(&req.profile).await {
             Ok(p) => p,
             Err(e) => {
@@ -339,13 +415,37 @@ impl Pipeline {
                 return Err(e);
             }
         };
-        let decision = decide(&policy, req, now, self.sessions.is_some());
-        match self.grant(&policy, &decision, req, now).await {
+        // Who the caller is, by this profile's policy: a principal the
+        // policy does not name is refused before any rule is read.
+        let user = match policy.identify(&req.caller.principal) {
+            Ok(identity) => identity.username,
+            Err(e) => {
+                let denial = Denial {
+                    reason: e.to_string(),
+                    rule: None,
+                    hint: None,
+                };
+                self.log.write(&ctx.refused(&denial)).await?;
+                return Ok(Authorization::Denied(denial));
+            }
+        };
+        ctx.user = Some(user.clone());
+        if let Some(denial) = self.check_target(&policy, req) {
+            self.log.write(&ctx.refused(&denial)).await?;
+            return Ok(Authorization::Denied(denial));
+        }
+        let decision = decide(&policy, &user, req, now, self.sessions.is_some());
+        if let Some(denial) = self.check_session_table(&decision) {
+            self.log.write(&ctx.denied(&decision, &denial)).await?;
+            return Ok(Authorization::Denied(denial));
+        }
+        match self.grant(&policy, &user, &decision, req, now).await {
             Ok(Ok((grant, grant_end))) => Ok(Authorization::Granted(Granted {
+                user,
                 decision,
                 grant,
                 grant_end,
-                request_id: ctx.request_id,
+                request_id: ctx.request_id.unwrap_or(RequestId::from_bytes([0; 8])),
                 at: now,
                 policy_source: ctx.policy_source,
             })),
@@ -360,16 +460,62 @@ impl Pipeline {
         }
     }
 
+    /// The role asked for must be the one the policy names for the
+    /// profile, when it names one: the caller's own configuration does not
+    /// choose the role a policy governs.
+    fn check_target(&self, policy: &CompiledPolicy, req: &VendRequest) -> Option<Denial> {
+        let named = policy.document().profiles.get(&req.profile)?;
+        if named.role_arn == req.target.role_arn {
+            return None;
+        }
+        Some(Denial {
+            reason: format!(
+                "profile \"{}\" is configured to assume {}, but the policy governs it with role {}; credentials are only issued for the policy's role",
+                req.profile, req.target.role_arn, named.role_arn
+            ),
+            rule: None,
+            hint: Some(format!(
+                "set role_arn = {} for profile \"{}\" in the AWS config",
+                named.role_arn, req.profile
+            )),
+        })
+    }
+
+    /// A `require_server_session` rule that names a `session_table` is met
+    /// only when sessions are tracked in that table.
+    fn check_session_table(&self, decision: &Decision) -> Option<Denial> {
+        let want = decision.session_table.as_deref()?;
+        if !(decision.requires_server_session && decision.is_allowed()) {
+            return None;
+        }
+        let have = self.sessions.as_ref().and_then(|s| s.table_name());
+        if have == Some(want) {
+            return None;
+        }
+        Some(Denial {
+            reason: format!(
+                "rule \"{}\" requires server sessions tracked in table \"{want}\", but {}",
+                decision.rule.as_deref().unwrap_or("?"),
+                match have {
+                    Some(t) => format!("they are tracked in table \"{t}\""),
+                    None => "they are not tracked in a DynamoDB table".to_owned(),
+                }
+            ),
+            rule: decision.rule.as_deref().map(str::to_owned),
+            hint: Some(format!("track server sessions in table \"{want}\"")),
+        })
+    }
+
     /// What allows this request, or why nothing does. Store errors are
     /// errors (fail closed), never an allow.
     async fn grant(
         &self,
         policy: &CompiledPolicy,
+        user: &Username,
         decision: &Decision,
         req: &VendRequest,
         now: Timestamp,
     ) -> Result<Result<(Grant, Option<Timestamp>), Denial>> {
-        let user = &req.caller.username;
         if let Some(sessions) = &self.sessions {
             // One read for both: the credential server does this on every
             // request, and cached credentials are then served without a write.
@@ -378,20 +524,19 @@ impl Pipeline {
                 .await?;
             if let Some(r) = access.revocation {
                 return Ok(Err(Denial {
-                    reason: format!(
-                        "access for \"{user}\" is revoked by {} ({}){}",
-                        r.revoked_by,
-                        r.reason,
-                        r.expires_at
-                            .map(|t| format!(" until {t}"))
-                            .unwrap_or_default()
-                    ),
+                    reason: revoked_reason(user, &r),
                     rule: None,
                     hint: Some("ask a security admin to lift the revocation".into()),
                 }));
             }
             if let Some(id) = &req.session_id {
                 let refused = match &access.session {
+                    Some(s) if s.user != user.as_str() || s.profile != req.profile => {
+                        Some(format!(
+                            "server session {id} belongs to \"{}\" on profile \"{}\", not to \"{user}\" on profile \"{}\"",
+                            s.user, s.profile, req.profile
+                        ))
+                    }
                     Some(s) if s.is_active(now) => None,
                     Some(s) => Some(format!("server session {id} is {}", s.status)),
                     None => Some(format!("server session {id} does not exist")),
@@ -413,7 +558,7 @@ impl Pipeline {
             rule: decision.rule.as_deref().map(str::to_owned),
             hint,
         };
-        match self.find_override(policy, decision, req, now).await? {
+        match self.find_override(policy, user, decision, req, now).await? {
             Override::Approval(r) => {
                 let end = r.access_window().map(|w| w.1);
                 Ok(Ok((Grant::Approval(r.id), end)))
@@ -428,15 +573,16 @@ impl Pipeline {
     async fn find_override(
         &self,
         policy: &CompiledPolicy,
+        user: &Username,
         decision: &Decision,
         req: &VendRequest,
         now: Timestamp,
     ) -> Result<Override> {
-        let user = &req.caller.username;
         let profile = &req.profile;
         if decision.approval_can_override()
             && let Some(requests) = &self.requests
             && let Some(r) = requests.find_approved(user, profile, now).await?
+            && approval_stands(policy, &r)
         {
             return Ok(Override::Approval(r));
         }
@@ -461,12 +607,66 @@ impl Pipeline {
         Ok(Override::None(hint))
     }
 
+    /// Logs credentials served again from a frontend's cache for a request
+    /// that [`authorize`](Self::authorize) has just granted: nothing new
+    /// is issued, but every answer leaves a line. `source_identity` is the
+    /// one the cached credentials carry.
+    pub async fn log_cached(
+        &self,
+        req: &VendRequest,
+        granted: &Granted,
+        source_identity: &str,
+    ) -> Result<()> {
+        let ctx = LogContext {
+            req,
+            user: Some(granted.user.clone()),
+            request_id: Some(granted.request_id),
+            at: granted.at,
+            policy_source: granted.policy_source.clone(),
+        };
+        let d = &granted.decision;
+        let mut r = ctx.record(
+            "allow",
+            format!(
+                "{}; served from cache (credentials issued earlier as {source_identity})",
+                d.reason
+            ),
+        );
+        r.rule = d.rule.as_deref().map(str::to_owned);
+        r.rule_index = d.rule_index;
+        r.source_identity = Some(source_identity.to_owned());
+        r.role_arn = Some(req.target.role_arn.clone());
+        match &granted.grant {
+            Grant::Direct => {}
+            Grant::Approval(id) => r.approval_id = Some(id.clone()),
+            Grant::BreakGlass(id) => r.breakglass_id = Some(id.clone()),
+        }
+        Ok(self.log.write(&r).await?)
+    }
+
+    /// Logs a request a frontend refused before it reached the pipeline
+    /// (failed authentication, a malformed request), so that every
+    /// outcome leaves a line. The caller is unknown: `user` is `-`.
+    pub async fn log_refused(&self, profile: &str, mode: Mode, reason: &str) -> Result<()> {
+        let r = DecisionRecord::new(
+            "-",
+            if profile.is_empty() { "-" } else { profile },
+            mode,
+            "deny",
+            reason,
+            self.policy.describe(),
+        )
+        .at(self.clock.now());
+        Ok(self.log.write(&r).await?)
+    }
+
     /// The vending half of [`vend`](Self::vend): asks STS for the granted
     /// credentials and logs the issue (no log line, no credentials). A
     /// tracked session is touched first (its request count counts issues),
     /// so a session revoked since [`authorize`](Self::authorize) is refused.
     pub async fn issue(&self, req: &VendRequest, granted: Granted) -> Result<Outcome> {
         let Granted {
+            user,
             decision,
             grant,
             grant_end,
@@ -476,7 +676,8 @@ impl Pipeline {
         } = granted;
         let ctx = &LogContext {
             req,
-            request_id,
+            user: Some(user.clone()),
+            request_id: Some(request_id),
             at: now,
             policy_source,
         };
@@ -513,7 +714,14 @@ impl Pipeline {
             Grant::Approval(id) => Marker::approval(id),
             Grant::BreakGlass(id) => Marker::break_glass(id),
         };
-        let stamp = SourceIdentity::new(&req.caller.username, marker, ctx.request_id)?;
+        let stamp = match SourceIdentity::new(&user, marker, request_id) {
+            Ok(s) => s,
+            Err(e) => {
+                let e = Error::from(e);
+                self.log.write(&ctx.error(&e)).await?;
+                return Err(e);
+            }
+        };
         let mut ask = AssumeRoleRequest::new(
             &req.target.role_arn,
             stamp.role_session_name(),
@@ -522,7 +730,14 @@ impl Pipeline {
         )
         .external_id(req.target.external_id.clone());
         if let Some(id) = &req.session_id {
-            let tag = SessionTag::session_id(id)?;
+            let tag = match SessionTag::session_id(id) {
+                Ok(t) => t,
+                Err(e) => {
+                    let e = Error::from(e);
+                    self.log.write(&ctx.error(&e)).await?;
+                    return Err(e);
+                }
+            };
             ask = ask.tag(tag.key(), tag.value());
         }
         if let Some((serial, code)) = &req.target.mfa {
@@ -539,7 +754,7 @@ impl Pipeline {
         let issued = Issued {
             credentials,
             source_identity: stamp.to_string(),
-            request_id: ctx.request_id.to_string(),
+            request_id: request_id.to_string(),
             grant,
             decision,
             duration,
@@ -551,11 +766,35 @@ impl Pipeline {
 }
 
 /// Evaluates the policy for this request.
-fn decide(policy: &CompiledPolicy, req: &VendRequest, now: Timestamp, tracking: bool) -> Decision {
+fn decide(
+    policy: &CompiledPolicy,
+    user: &Username,
+    req: &VendRequest,
+    now: Timestamp,
+    tracking: bool,
+) -> Decision {
     let tracked = tracking && req.mode == Mode::Server && req.session_id.is_some();
-    policy.evaluate(
-        &Request::new(&req.caller.username, &req.profile, req.mode, now)
-            .with_session_tracking(tracked),
+    policy.evaluate(&Request::new(user, &req.profile, req.mode, now).with_session_tracking(tracked))
+}
+
+/// Whether an approved request still counts under the current policy:
+/// its approver must still be allowed to approve it, and is never the
+/// requester ([`sentinel_approval::approval_stands`]).
+fn approval_stands(policy: &CompiledPolicy, r: &sentinel_approval::AccessRequest) -> bool {
+    let none = sentinel_policy::ApprovalSection::default();
+    let approvals = policy.document().approvals.as_ref().unwrap_or(&none);
+    sentinel_approval::approval_stands(approvals, r)
+}
+
+/// Why a revocation refuses `user`.
+fn revoked_reason(user: &Username, r: &sentinel_session::UserRevocation) -> String {
+    format!(
+        "access for \"{user}\" is revoked by {} ({}){}",
+        r.revoked_by,
+        r.reason,
+        r.expires_at
+            .map(|t| format!(" until {t}"))
+            .unwrap_or_default()
     )
 }
 
@@ -564,9 +803,9 @@ fn decide(policy: &CompiledPolicy, req: &VendRequest, now: Timestamp, tracking: 
 /// changed since. The same check as at invocation
 /// ([`sentinel_breakglass::authorize`]): a rule for the user and profile
 /// that accepts the event's reason code and duration.
-fn breakglass_permitted(policy: &CompiledPolicy, user: &str, e: &BreakGlassEvent) -> bool {
+fn breakglass_permitted(policy: &CompiledPolicy, user: &Username, e: &BreakGlassEvent) -> bool {
     let again = NewBreakGlass {
-        invoker: user.to_owned(),
+        invoker: user.clone(),
         profile: e.profile.clone(),
         reason_code: e.reason_code,
         justification: e.justification.clone(),
@@ -586,10 +825,15 @@ fn effective_duration(
     grant_end: Option<Timestamp>,
     now: Timestamp,
 ) -> std::result::Result<Duration, Denial> {
-    let mut d = req
-        .duration
-        .or(req.target.default_duration)
-        .unwrap_or(DEFAULT_DURATION);
+    let mut d = if req.mode == Mode::Server {
+        // Short by default: the profile's duration_seconds is for people
+        // who ask once, a server asks again when the credentials run out.
+        req.duration.unwrap_or(DEFAULT_SERVER_DURATION)
+    } else {
+        req.duration
+            .or(req.target.default_duration)
+            .unwrap_or(DEFAULT_DURATION)
+    };
     if req.mode == Mode::Server
         && let Some(max) = decision.max_server_duration
     {
@@ -619,7 +863,9 @@ fn effective_duration(
 /// What every log line of one request shares.
 struct LogContext<'a> {
     req: &'a VendRequest,
-    request_id: RequestId,
+    /// The username, once the policy has identified the caller.
+    user: Option<Username>,
+    request_id: Option<RequestId>,
     at: Timestamp,
     policy_source: String,
 }
@@ -627,7 +873,7 @@ struct LogContext<'a> {
 impl LogContext<'_> {
     fn record(&self, effect: &str, reason: String) -> DecisionRecord {
         let mut r = DecisionRecord::new(
-            self.req.caller.username.as_str(),
+            self.user.as_ref().map_or("-", |u| u.as_str()),
             &self.req.profile,
             self.req.mode,
             effect,
@@ -635,9 +881,15 @@ impl LogContext<'_> {
             &self.policy_source,
         )
         .at(self.at);
-        r.request_id = Some(self.request_id.to_string());
+        r.caller_arn = Some(self.req.caller.arn().to_owned());
+        r.request_id = self.request_id.map(|id| id.to_string());
         r.session_id.clone_from(&self.req.session_id);
         r
+    }
+
+    /// Refused before any rule decided (identity, role, ...).
+    fn refused(&self, denial: &Denial) -> DecisionRecord {
+        self.record("deny", denial.reason.clone())
     }
 
     /// Something failed: nothing was issued.

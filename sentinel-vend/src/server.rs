@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::error::Error;
-use crate::pipeline::{Authorization, Caller, Grant, Outcome, Pipeline, Target, VendRequest};
+use crate::pipeline::{
+    Authorization, Caller, DEFAULT_SERVER_DURATION, Grant, Outcome, Pipeline, Target, VendRequest,
+};
 use crate::vendor::Credentials;
 
 /// SDKs refresh container credentials this long before they expire; a
@@ -219,7 +221,9 @@ pub struct ServiceConfig {
     pub profile: Option<String>,
     /// The tracked server session all requests belong to.
     pub session_id: Option<String>,
-    /// Credential lifetime asked for when a request names none.
+    /// Credential lifetime asked for when a request names none, and the
+    /// longest a request may ask for: a `duration` in the query can only
+    /// shorten it. `None`: [`DEFAULT_SERVER_DURATION`].
     pub duration: Option<Duration>,
 }
 
@@ -230,11 +234,19 @@ pub struct CredentialService {
     auth: Arc<dyn Authenticator>,
     targets: Arc<dyn Targets>,
     config: ServiceConfig,
-    cache: Mutex<HashMap<CacheKey, Credentials>>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
+}
+
+/// Credentials kept for reuse, with the SourceIdentity they carry.
+#[derive(Debug, Clone)]
+struct Cached {
+    credentials: Credentials,
+    source_identity: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
+    caller_arn: String,
     user: String,
     profile: String,
     role_arn: String,
@@ -276,10 +288,10 @@ impl CredentialService {
             .with_state(self)
     }
 
-    fn cached(&self, key: &CacheKey, now: Timestamp) -> Option<Credentials> {
+    fn cached(&self, key: &CacheKey, now: Timestamp) -> Option<Cached> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         match cache.get(key) {
-            Some(c) if c.remaining(now) > REFRESH_MARGIN => Some(c.clone()),
+            Some(c) if c.credentials.remaining(now) > REFRESH_MARGIN => Some(c.clone()),
             Some(_) => {
                 cache.remove(key);
                 None
@@ -291,65 +303,93 @@ impl CredentialService {
     /// Caches `c`, first dropping what may no longer be served and, at
     /// [`MAX_CACHED`] entries, the one expiring first: a caller asking for
     /// ever new durations cannot grow the cache without bound.
-    fn remember(&self, key: CacheKey, c: &Credentials, now: Timestamp) {
+    fn remember(&self, key: CacheKey, c: Cached, now: Timestamp) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= MAX_CACHED {
-            cache.retain(|_, c| c.remaining(now) > REFRESH_MARGIN);
+            cache.retain(|_, c| c.credentials.remaining(now) > REFRESH_MARGIN);
         }
         if cache.len() >= MAX_CACHED
             && let Some(first) = cache
                 .iter()
-                .min_by_key(|(_, c)| c.expiration)
+                .min_by_key(|(_, c)| c.credentials.expiration)
                 .map(|(k, _)| k.clone())
         {
             cache.remove(&first);
         }
-        cache.insert(key, c.clone());
+        cache.insert(key, c);
+    }
+
+    /// Logs a refusal that happened before the pipeline (authentication,
+    /// a malformed query): every outcome leaves a line. A log that cannot
+    /// be written turns the answer into an internal error.
+    async fn refused(&self, profile: Option<&str>, error: ApiError) -> ApiError {
+        let profile = profile.or(self.config.profile.as_deref()).unwrap_or("");
+        match self
+            .pipeline
+            .log_refused(profile, Mode::Server, &error.message)
+            .await
+        {
+            Ok(()) => error,
+            Err(e) => ApiError::internal(e),
+        }
     }
 
     /// Answers one request.
     async fn serve(&self, parts: &Parts) -> Result<String, ApiError> {
-        let caller = self
-            .auth
-            .authenticate(parts)
-            .await
-            .map_err(ApiError::auth)?;
+        let caller = match self.auth.authenticate(parts).await {
+            Ok(c) => c,
+            Err(e) => return Err(self.refused(None, ApiError::auth(e)).await),
+        };
         // Only now, for an authenticated caller, read the query.
-        let Query(q) = Query::<CredentialsQuery>::try_from_uri(&parts.uri).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("{}; use ?profile=NAME&duration=1h", e.body_text()),
-            )
-        })?;
+        let q = match Query::<CredentialsQuery>::try_from_uri(&parts.uri) {
+            Ok(Query(q)) => q,
+            Err(e) => {
+                let error = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_query",
+                    format!("{}; use ?profile=NAME&duration=1h", e.body_text()),
+                );
+                return Err(self.refused(None, error).await);
+            }
+        };
         let profile = match (&self.config.profile, q.profile) {
             (Some(fixed), Some(asked)) if *fixed != asked => {
-                return Err(ApiError::new(
+                let error = ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "wrong_profile",
                     format!("this server serves profile \"{fixed}\" only"),
-                ));
+                );
+                return Err(self.refused(None, error).await);
             }
             (Some(fixed), _) => fixed.clone(),
             (None, Some(asked)) => asked,
             (None, None) => {
-                return Err(ApiError::new(
+                let error = ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "missing_profile",
                     "name the profile: ?profile=NAME",
-                ));
+                );
+                return Err(self.refused(None, error).await);
             }
         };
+        // The server's lifetime is the longest there is: a client (the
+        // child process) may ask for shorter credentials, never longer.
+        let longest = self.config.duration.unwrap_or(DEFAULT_SERVER_DURATION);
         let duration = match q.duration.as_deref() {
-            None => self.config.duration,
-            Some(d) => Some(parse_duration(d).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_duration",
-                    format!("duration {d:?} is not a duration; use seconds or e.g. 1h, 30m"),
-                )
-            })?),
+            None => longest,
+            Some(d) => match parse_duration(d) {
+                Some(d) => d.min(longest),
+                None => {
+                    let error = ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_duration",
+                        format!("duration {d:?} is not a duration; use seconds or e.g. 1h, 30m"),
+                    );
+                    return Err(self.refused(Some(&profile), error).await);
+                }
+            },
         };
+        let duration = Some(duration);
         let target = self
             .targets
             .target(&profile)
@@ -381,7 +421,8 @@ impl CredentialService {
         };
         let now = Timestamp::now();
         let key = CacheKey {
-            user: req.caller.username.to_string(),
+            caller_arn: req.caller.arn().to_owned(),
+            user: granted.user.to_string(),
             profile: req.profile.clone(),
             role_arn: req.target.role_arn.clone(),
             grant: match &granted.grant {
@@ -392,7 +433,13 @@ impl CredentialService {
             duration,
         };
         let creds = match self.cached(&key, now) {
-            Some(c) => c,
+            Some(c) => {
+                self.pipeline
+                    .log_cached(&req, &granted, &c.source_identity)
+                    .await
+                    .map_err(ApiError::internal)?;
+                c.credentials
+            }
             None => match self
                 .pipeline
                 .issue(&req, granted)
@@ -400,7 +447,11 @@ impl CredentialService {
                 .map_err(ApiError::internal)?
             {
                 Outcome::Issued(issued) => {
-                    self.remember(key, &issued.credentials, now);
+                    let cached = Cached {
+                        credentials: issued.credentials.clone(),
+                        source_identity: issued.source_identity,
+                    };
+                    self.remember(key, cached, now);
                     issued.credentials
                 }
                 Outcome::Denied(d) => return Err(ApiError::denied(&d)),
@@ -436,7 +487,7 @@ async fn credentials(State(svc): State<Arc<CredentialService>>, parts: Parts) ->
 
 async fn profiles(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Response {
     if let Err(e) = svc.auth.authenticate(&parts).await {
-        return ApiError::auth(e).into_response();
+        return svc.refused(None, ApiError::auth(e)).await.into_response();
     }
     match svc.targets.profiles().await {
         Ok(list) => json_response(
@@ -493,7 +544,7 @@ async fn method_not_allowed(State(svc): State<Arc<CredentialService>>, parts: Pa
 async fn refuse(svc: &CredentialService, parts: &Parts, error: ApiError) -> Response {
     match svc.auth.authenticate(parts).await {
         Ok(_) => error.into_response(),
-        Err(e) => ApiError::auth(e).into_response(),
+        Err(e) => svc.refused(None, ApiError::auth(e)).await.into_response(),
     }
 }
 

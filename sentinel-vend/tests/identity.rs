@@ -1,12 +1,11 @@
-//! Caller identity: ARN parsing, policy usernames and GetCallerIdentity
+//! Caller identity: ARN parsing, usernames by policy and GetCallerIdentity
 //! error mapping.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
-use sentinel_vend::identity::{
-    IdentityError, PrincipalKind, caller_identity, parse_principal, policy_username,
-};
+use sentinel_policy::CompiledPolicy;
+use sentinel_vend::identity::{IdentityError, Principal, PrincipalKind, caller_identity};
 
 #[test]
 fn accepted_principals() {
@@ -38,8 +37,8 @@ fn accepted_principals() {
         ),
     ];
     for (arn, kind, name) in cases {
-        let (k, n) = parse_principal(arn).unwrap();
-        assert_eq!((k, n.as_str()), (kind, name), "{arn}");
+        let p = Principal::parse(arn).unwrap();
+        assert_eq!((p.kind(), p.name()), (kind, name), "{arn}");
     }
 }
 
@@ -66,46 +65,38 @@ fn refused_principals() {
         ("", "malformed"),
     ];
     for (arn, what) in cases {
-        let err = parse_principal(arn).unwrap_err();
+        let err = Principal::parse(arn).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(what), "{arn}: {msg}");
         assert!(!msg.contains("IdentityError"), "{msg}");
     }
     let too_long = format!("arn:aws:iam::123456789012:user/{}", "a".repeat(65));
-    assert!(parse_principal(&too_long).is_err());
+    assert!(Principal::parse(&too_long).is_err());
 }
 
 #[test]
-fn policy_usernames() {
+fn usernames_are_never_reduced_or_cut() {
+    let policy = CompiledPolicy::parse(
+        "version: '1'\nrules:\n  - name: all\n    effect: allow\n",
+        "t",
+    )
+    .unwrap();
     let cases = [
         ("arn:aws:iam::123456789012:user/alice", "alice"),
         (
             "arn:aws:iam::123456789012:user/dev/Alice.Smith",
-            "alicesmith",
+            "alice.smith",
         ),
+        ("arn:aws:iam::123456789012:user/a.lice", "a.lice"),
         (
-            "arn:aws:sts::123456789012:assumed-role/R/alice@example.com",
-            "aliceexamplecom",
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/bob-the-builder@corp.example.com",
+            "bob-the-builder@corp.example.com",
         ),
-        (
-            "arn:aws:sts::123456789012:assumed-role/R/bob-the-builder@corp.example.com",
-            "bobthebuildercorpexa",
-        ),
-        ("arn:aws:sts::123456789012:federated-user/Carol_1", "carol1"),
-        ("arn:aws:iam::123456789012:root", "root"),
     ];
     for (arn, user) in cases {
-        let got = policy_username(arn).unwrap();
-        assert_eq!(got, user, "{arn}");
-        assert!(got.len() <= 20);
-        assert_eq!(
-            got,
-            sentinel_approval::normalize_username(&parse_principal(arn).unwrap().1)
-        );
+        let got = policy.identify(&Principal::parse(arn).unwrap()).unwrap();
+        assert_eq!(got.username, user, "{arn}");
     }
-    let err = policy_username("arn:aws:iam::123456789012:user/_-_").unwrap_err();
-    assert!(matches!(err, IdentityError::EmptyUsername { .. }), "{err}");
-    assert!(err.to_string().contains("letters or digits"), "{err}");
 }
 
 fn client(endpoint: &str, creds: Option<Credentials>) -> aws_sdk_sts::Client {
@@ -198,11 +189,8 @@ async fn emulator_returns_a_parsed_identity() {
     match caller_identity(&c).await {
         Ok(id) => {
             assert_eq!(id.account.len(), 12);
-            assert!(id.policy_username().is_ok());
+            assert!(id.principal().is_ok());
         }
-        Err(e) => assert!(
-            matches!(e, IdentityError::UnsupportedPrincipal { .. }),
-            "{e:?}"
-        ),
+        Err(e) => assert!(matches!(e, IdentityError::Principal(_)), "{e:?}"),
     }
 }

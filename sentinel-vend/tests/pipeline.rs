@@ -15,7 +15,7 @@ use sentinel_approval::{
 use sentinel_breakglass::{
     BreakGlassStore, Invocation, MemoryBreakGlassStore, NewBreakGlass, ReasonCode,
 };
-use sentinel_policy::{MemoryPolicyStore, Mode};
+use sentinel_policy::{MemoryPolicyStore, Mode, Username};
 use sentinel_session::{MemorySessionStore, SessionStore, SessionStoreExt, UserRevocation};
 use sentinel_store::{Clock, ManualClock};
 use sentinel_vend::log::{DecisionLog, verify};
@@ -50,6 +50,11 @@ breakglass:
     - name: oncall
       users: [alice]
       profiles: [vault, prod]
+approvals:
+  rules:
+    - name: prod-approvers
+      profiles: [prod]
+      approvers: [bob]
 ";
 
 struct World {
@@ -109,10 +114,7 @@ impl World {
 
 fn ask(user: &str, profile: &str, mode: Mode) -> VendRequest {
     VendRequest {
-        caller: Caller {
-            username: sentinel_policy::Username::parse(user).unwrap(),
-            arn: format!("arn:aws:iam::123456789012:user/{user}"),
-        },
+        caller: Caller::from_arn(&format!("arn:aws:iam::123456789012:user/{user}")).unwrap(),
         profile: profile.into(),
         mode,
         duration: None,
@@ -181,7 +183,7 @@ async fn require_approval_needs_an_approved_request_in_every_mode() {
     }
     let r = AccessRequest::new(
         NewRequest {
-            requester: "alice".into(),
+            requester: Username::parse("alice").unwrap(),
             profile: "prod".into(),
             justification: "deploy hotfix INC-42".into(),
             duration: Duration::from_secs(2 * 3600),
@@ -215,7 +217,7 @@ async fn breakglass_overrides_deny_until_closed() {
         .breakglass
         .invoke(&Invocation::unchecked(
             NewBreakGlass {
-                invoker: "alice".into(),
+                invoker: Username::parse("alice").unwrap(),
                 profile: "vault".into(),
                 reason_code: ReasonCode::Incident,
                 justification: "vault sealed itself, unsealing by hand".into(),
@@ -297,7 +299,7 @@ async fn server_only_rules_and_session_tracking() {
 async fn kill_switch_denies_new_credentials() {
     let w = world();
     let r = UserRevocation::new(
-        "bob",
+        &Username::parse("bob").unwrap(),
         None,
         "security",
         "account compromised",
@@ -484,7 +486,7 @@ async fn breakglass_is_rechecked_against_the_current_rules() {
     w.breakglass
         .invoke(&Invocation::unchecked(
             NewBreakGlass {
-                invoker: "alice".into(),
+                invoker: Username::parse("alice").unwrap(),
                 profile: "vault".into(),
                 reason_code: ReasonCode::Incident,
                 justification: "vault sealed itself, unsealing by hand".into(),
@@ -503,4 +505,182 @@ async fn breakglass_is_rechecked_against_the_current_rules() {
             .unwrap(),
         Outcome::Denied(_)
     ));
+}
+
+fn ask_as(arn: &str, profile: &str, mode: Mode) -> VendRequest {
+    VendRequest {
+        caller: Caller::from_arn(arn).unwrap(),
+        ..ask("x", profile, mode)
+    }
+}
+
+#[tokio::test]
+async fn principals_the_policy_does_not_name_are_refused_and_logged() {
+    let w = world();
+    for (arn, why) in [
+        ("arn:aws:iam::123456789012:root", "account root user"),
+        (
+            "arn:aws:sts::123456789012:federated-user/alice",
+            "federated user",
+        ),
+        (
+            "arn:aws:sts::123456789012:assumed-role/Shared/alice",
+            "names nobody",
+        ),
+        (
+            "arn:aws:sts::123456789012:assumed-role/prod-admin/sentinel-alice-0011223344556677",
+            "credentials from Sentinel cannot call Sentinel",
+        ),
+    ] {
+        let d = w.denied(&ask_as(arn, "dev", Mode::Cli)).await;
+        assert!(d.reason.contains(why), "{arn}: {}", d.reason);
+        let last = log_lines(&w.log).pop().unwrap();
+        assert_eq!(last["effect"], "deny");
+        assert_eq!(last["user"], "-");
+        assert_eq!(last["caller_arn"], arn);
+    }
+    assert!(w.vendor.requests().is_empty());
+    // An IAM Identity Center session is its person.
+    let sso = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/bob@example.com";
+    let issued = w.issued(&ask_as(sso, "dev", Mode::Cli)).await;
+    assert!(
+        issued
+            .source_identity
+            .starts_with("sentinel.bob@example.com.direct."),
+        "{}",
+        issued.source_identity
+    );
+    // The session name STS sees marks it as vended, and says whose it is.
+    let sent = w.vendor.requests();
+    assert!(
+        sent[0]
+            .role_session_name
+            .starts_with("sentinel-bob@example.com-")
+    );
+}
+
+#[tokio::test]
+async fn a_server_session_serves_only_its_owner_and_profile() {
+    let w = world();
+    let bob = ask("bob", "audit", Mode::Server).caller;
+    let session = w
+        .pipeline
+        .start_session(&bob, "audit", "laptop-1", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let mut carols = ask("carol", "audit", Mode::Server);
+    carols.session_id = Some(session.id.clone());
+    let d = w.denied(&carols).await;
+    assert!(d.reason.contains("belongs to \"bob\""), "{}", d.reason);
+    let mut other_profile = ask("bob", "ops", Mode::Server);
+    other_profile.session_id = Some(session.id.clone());
+    let d = w.denied(&other_profile).await;
+    assert!(d.reason.contains("on profile \"audit\""), "{}", d.reason);
+    assert!(w.vendor.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_revoked_user_cannot_start_a_server_session() {
+    let w = world();
+    let r = UserRevocation::new(
+        &Username::parse("bob").unwrap(),
+        Some("audit"),
+        "secops",
+        "offboarding",
+        w.clock.now(),
+        None,
+    )
+    .unwrap();
+    w.sessions.put_user_revocation(&r).await.unwrap();
+    let bob = ask("bob", "audit", Mode::Server).caller;
+    let err = w
+        .pipeline
+        .start_session(&bob, "audit", "laptop-1", Duration::from_secs(3600))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+    let last = log_lines(&w.log).pop().unwrap();
+    assert_eq!(last["effect"], "deny");
+    assert_eq!(last["user"], "bob");
+    // Someone else still may.
+    let carol = ask("carol", "audit", Mode::Server).caller;
+    w.pipeline
+        .start_session(&carol, "audit", "laptop-2", Duration::from_secs(3600))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_table_rule_needs_sessions_in_that_table() {
+    let clock = sentinel_testkit::test_clock();
+    let policies = MemoryPolicyStore::new();
+    policies
+        .put_text(
+            "audit",
+            "version: '1'\nrules:\n  - name: tracked\n    effect: require_server_session\n    session_table: audit-sessions\n",
+        )
+        .unwrap();
+    let vendor = FakeVendor::new();
+    vendor.at(clock.now());
+    let sessions = Arc::new(MemorySessionStore::with_clock(Arc::new(clock.clone())));
+    let pipeline = Pipeline::new(
+        Arc::new(policies),
+        Arc::new(vendor.clone()),
+        DecisionLog::memory(),
+    )
+    .with_sessions(sessions)
+    .with_clock(Arc::new(clock));
+    let mut req = ask("bob", "audit", Mode::Server);
+    let session = pipeline
+        .start_session(&req.caller, "audit", "laptop-1", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    req.session_id = Some(session.id);
+    match pipeline.vend(&req).await.unwrap() {
+        Outcome::Denied(d) => {
+            assert!(
+                d.reason.contains("table \"audit-sessions\""),
+                "{}",
+                d.reason
+            );
+        }
+        Outcome::Issued(_) => panic!("issued although sessions are not in audit-sessions"),
+    }
+    assert!(vendor.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_by_the_requester_never_counts() {
+    let w = world();
+    let mut r = AccessRequest::new(
+        NewRequest {
+            requester: Username::parse("alice").unwrap(),
+            profile: "prod".into(),
+            justification: "deploy hotfix INC-42".into(),
+            duration: Duration::from_secs(3600),
+        },
+        w.clock.now(),
+    )
+    .unwrap();
+    // A record written behind the store's back: alice "approved" herself.
+    r.status = sentinel_approval::RequestStatus::Approved;
+    r.approver = Some("alice".into());
+    r.approved_at = Some(w.clock.now());
+    w.requests.create(&r).await.unwrap();
+    w.denied(&ask("alice", "prod", Mode::Cli)).await;
+}
+
+#[tokio::test]
+async fn server_credentials_are_short_whatever_the_profile_says() {
+    let w = world();
+    let mut req = ask("bob", "dev", Mode::Server);
+    req.target.default_duration = Some(Duration::from_secs(12 * 3600));
+    let issued = w.issued(&req).await;
+    assert_eq!(issued.duration, sentinel_vend::DEFAULT_SERVER_DURATION);
+    let mut cli = ask("bob", "dev", Mode::Cli);
+    cli.target.default_duration = Some(Duration::from_secs(12 * 3600));
+    assert_eq!(
+        w.issued(&cli).await.duration,
+        Duration::from_secs(12 * 3600)
+    );
 }

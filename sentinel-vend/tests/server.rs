@@ -27,6 +27,7 @@ struct Server {
     policies: MemoryPolicyStore,
     sessions: Arc<MemorySessionStore>,
     session_id: String,
+    log: DecisionLog,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -41,14 +42,12 @@ async fn start(duration: Option<Duration>) -> Server {
     policies.put_text("ops", ALLOW).unwrap();
     let vendor = FakeVendor::new();
     let sessions = Arc::new(MemorySessionStore::new());
-    let caller = Caller {
-        username: sentinel_policy::Username::parse("alice").unwrap(),
-        arn: "arn:aws:iam::123456789012:user/alice".into(),
-    };
+    let caller = Caller::from_arn("arn:aws:iam::123456789012:user/alice").unwrap();
+    let log = DecisionLog::memory();
     let pipeline = Pipeline::new(
         Arc::new(policies.clone()),
         Arc::new(vendor.clone()),
-        DecisionLog::memory(),
+        log.clone(),
     )
     .with_sessions(sessions.clone());
     let session = pipeline
@@ -80,8 +79,18 @@ async fn start(duration: Option<Duration>) -> Server {
         policies,
         sessions,
         session_id: session.id,
+        log,
         task,
     }
+}
+
+/// The decision log, line by line.
+fn log_lines(s: &Server) -> Vec<serde_json::Value> {
+    let text = s.log.memory_contents().unwrap();
+    sentinel_vend::log::verify(text.as_bytes()).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 async fn get(s: &Server, token: Option<&str>, host: Option<&str>) -> (u16, serde_json::Value) {
@@ -292,7 +301,7 @@ async fn unknown_paths_methods_and_queries_get_json_and_only_after_authenticatio
 
 #[tokio::test]
 async fn the_cache_stays_bounded_whatever_durations_are_asked() {
-    let s = start(None).await;
+    let s = start(Some(Duration::from_secs(12 * 3600))).await;
     let client = reqwest::Client::new();
     let fetch = |duration: u64| {
         client
@@ -314,4 +323,60 @@ async fn the_cache_stays_bounded_whatever_durations_are_asked() {
         n + 1,
         "dropped, so issued again"
     );
+}
+
+#[tokio::test]
+async fn a_client_can_shorten_credentials_but_never_lengthen_them() {
+    // Default: one hour, whatever the child asks for.
+    let s = start(None).await;
+    let client = reqwest::Client::new();
+    for asked in ["43200", "12h", "2h"] {
+        let res = client
+            .get(format!("{}?duration={asked}", s.url))
+            .header("Authorization", &s.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let asked: Vec<_> = s.vendor.requests().iter().map(|r| r.duration).collect();
+    assert_eq!(
+        asked,
+        vec![sentinel_vend::DEFAULT_SERVER_DURATION],
+        "capped at the server's lifetime (and then served from the cache)"
+    );
+    let res = client
+        .get(format!("{}?duration=30m", s.url))
+        .header("Authorization", &s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        s.vendor.requests().last().unwrap().duration,
+        Duration::from_secs(30 * 60)
+    );
+}
+
+#[tokio::test]
+async fn every_answer_is_logged_cached_serves_and_refusals_too() {
+    let s = start(None).await;
+    get(&s, Some(&s.token), None).await;
+    get(&s, Some(&s.token), None).await;
+    get(&s, Some("wrong"), None).await;
+    let lines = log_lines(&s);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["effect"], "allow");
+    assert_eq!(lines[1]["effect"], "allow");
+    assert!(
+        lines[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("served from cache"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[1]["source_identity"], lines[0]["source_identity"]);
+    assert_eq!(lines[2]["effect"], "deny");
+    assert_eq!(lines[2]["user"], "-");
 }

@@ -144,12 +144,12 @@ fn show(e: &BreakGlassEvent, json: bool) -> CliResult<()> {
 
 /// `sentinel breakglass`
 pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> CliResult {
-    let user = ctx.user().await?;
-    let policy = ctx.policy(&args.profile).await?;
+    sentinel_policy::check_profile_name(&args.profile).map_err(CliError::error)?;
+    let actor = ctx.actor(&args.profile).await?;
     let invocation = Invocation::authorize(
-        policy.document(),
+        actor.policy.document(),
         NewBreakGlass {
-            invoker: user,
+            invoker: actor.user,
             profile: args.profile.clone(),
             reason_code: args.reason_code,
             justification: args.justification.clone(),
@@ -239,8 +239,13 @@ pub async fn check(ctx: &Context, args: &CheckArgs) -> CliResult {
 
 /// `sentinel breakglass-close`
 pub async fn close(ctx: &Context, args: &CloseArgs) -> CliResult {
-    let user = ctx.user().await?;
+    let caller = ctx.caller().await?;
     let store = ctx.breakglass().await?;
+    let event = store.store.get(&args.id).await.map_err(fail)?;
+    let policies = ctx.policy_store().await;
+    let user = sentinel_vend::authority::may_close_breakglass(&*policies, &caller, &event)
+        .await
+        .map_err(crate::vending::failed)?;
     let e = store
         .store
         .close(&args.id, &user, &args.reason)

@@ -209,7 +209,7 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         .await
         .map_err(vending::failed)?;
     let ended = serve_session(args, prepared, pipeline, &session.id).await;
-    end_session(&*sessions, &session.id, &prepared.caller.username, &ended).await;
+    end_session(&*sessions, &session.id, &session.user, &ended).await;
     ended.map(|status| ExitCode::from(exit_code(status)))
 }
 

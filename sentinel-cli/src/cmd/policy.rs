@@ -76,10 +76,19 @@ pub fn validate(args: &ValidateArgs) -> CliResult {
         match CompiledPolicy::parse(&text, &origin) {
             Ok(p) => {
                 let n = p.rule_count();
+                let warnings = p.warnings();
                 ok.push_str(&format!(
-                    "{origin}: ok ({n} rule{})\n",
-                    if n == 1 { "" } else { "s" }
+                    "{origin}: ok ({n} rule{}{})\n",
+                    if n == 1 { "" } else { "s" },
+                    match warnings.len() {
+                        0 => String::new(),
+                        1 => ", 1 warning".to_owned(),
+                        w => format!(", {w} warnings"),
+                    }
                 ));
+                for w in warnings {
+                    output::warn(format_args!("{origin}: {w}"));
+                }
             }
             Err(e) => {
                 failed = true;

@@ -6,9 +6,10 @@ use std::time::Duration;
 use clap::Args;
 use jiff::Timestamp;
 use sentinel_approval::{
-    AccessRequest, Error, NewRequest, RequestQuery, RequestStatus, auto_approve, check_approver,
+    AccessRequest, Error, NewRequest, RequestQuery, RequestStatus, auto_approve, auto_approver,
     check_request,
 };
+use sentinel_policy::Username;
 
 use crate::context::{Context, Requests};
 use crate::output::{self, CliError, CliResult, Record};
@@ -142,9 +143,15 @@ fn show(r: &AccessRequest, json: bool) -> CliResult<()> {
 
 /// `sentinel request`
 pub async fn request(ctx: &Context, args: &RequestArgs) -> CliResult {
-    let user = ctx.user().await?;
-    let policy = ctx.policy(&args.profile).await?;
-    let approvals = policy.document().approvals.clone().unwrap_or_default();
+    sentinel_policy::check_profile_name(&args.profile).map_err(CliError::error)?;
+    let actor = ctx.actor(&args.profile).await?;
+    let user = actor.user;
+    let approvals = actor
+        .policy
+        .document()
+        .approvals
+        .clone()
+        .unwrap_or_default();
     check_request(&approvals, &args.profile, args.duration).map_err(fail)?;
     let now = Timestamp::now();
     let new = AccessRequest::new(
@@ -165,7 +172,7 @@ pub async fn request(ctx: &Context, args: &RequestArgs) -> CliResult {
             .store
             .approve(
                 &result.id,
-                &format!("auto-approve:{}", rule.name),
+                &auto_approver(&rule.name),
                 Some(&format!(
                     "approved automatically by approval rule \"{}\"",
                     rule.name
@@ -244,16 +251,16 @@ pub async fn check(ctx: &Context, args: &CheckArgs) -> CliResult {
 
 /// Loads the request and checks that the caller may decide it under the
 /// policy of its profile.
-async fn decidable(ctx: &Context, requests: &Requests, id: &str) -> CliResult<String> {
-    let user = ctx.user().await?;
+async fn decidable(ctx: &Context, requests: &Requests, id: &str) -> CliResult<Username> {
+    let caller = ctx.caller().await?;
     let r = requests.store.get(id).await.map_err(fail)?;
-    if sentinel_approval::same_user(&user, &r.requester) {
-        return Err(fail(Error::SelfApproval { user }));
-    }
-    let policy = ctx.policy(&r.profile).await?;
-    let approvals = policy.document().approvals.clone().unwrap_or_default();
-    check_approver(&approvals, &r.profile, &user, &r.requester).map_err(fail)?;
-    Ok(user)
+    let policies = ctx.policy_store().await;
+    sentinel_vend::authority::may_decide(&*policies, &caller, &r)
+        .await
+        .map_err(|e| match e {
+            sentinel_vend::Error::Approval(e) => fail(e),
+            e => crate::vending::failed(e),
+        })
 }
 
 /// `sentinel approve`
@@ -286,8 +293,9 @@ pub async fn deny(ctx: &Context, args: &DecideArgs) -> CliResult {
 
 /// `sentinel cancel`
 pub async fn cancel(ctx: &Context, args: &CancelArgs) -> CliResult {
-    let user = ctx.user().await?;
     let requests = ctx.requests().await?;
+    let r = requests.store.get(&args.id).await.map_err(fail)?;
+    let user = ctx.actor(&r.profile).await?.user;
     let r = requests.store.cancel(&args.id, &user).await.map_err(fail)?;
     requests.sweep().await;
     show(&r, args.json)?;

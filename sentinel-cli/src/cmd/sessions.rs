@@ -1,4 +1,4 @@
-//! `sentinel server-sessions|server-session|server-revoke`.
+//! `sentinel server-sessions|server-session|server-revoke|server-lift`.
 
 use std::process::ExitCode;
 
@@ -7,6 +7,8 @@ use jiff::Timestamp;
 use sentinel_session::{
     Error, ServerSession, SessionQuery, SessionStatus, SessionStoreExt, UserRevocation,
 };
+
+use sentinel_policy::Username;
 
 use crate::context::Context;
 use crate::output::{self, CliError, CliResult, Record};
@@ -18,7 +20,7 @@ const STATUSES: &str = "active, revoked, expired";
 pub struct ListArgs {
     /// Only sessions of this user.
     #[arg(long)]
-    user: Option<String>,
+    user: Option<Username>,
     /// Only sessions with this status.
     #[arg(long, value_parser = super::one_of(SessionStatus::parse, STATUSES))]
     status: Option<SessionStatus>,
@@ -53,13 +55,28 @@ pub struct RevokeArgs {
     id: Option<String>,
     /// Revoke every session of this user and refuse new ones (kill switch).
     #[arg(long)]
-    user: Option<String>,
+    user: Option<Username>,
     /// With --user: only this profile.
     #[arg(long, requires = "user")]
     profile: Option<String>,
     /// Why (recorded with the revocation).
     #[arg(long)]
     reason: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sentinel server-lift --user U [--profile P]`
+#[derive(Debug, Args)]
+pub struct LiftArgs {
+    /// The user whose revocation ends.
+    #[arg(long)]
+    user: Username,
+    /// The profile the revocation covers; without it, the revocation of
+    /// every profile.
+    #[arg(long)]
+    profile: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -73,6 +90,8 @@ fn fail(e: Error) -> CliError {
             CliError::error(e).hint("see the session with `sentinel server-session ID`")
         }
         Error::Invalid { .. } => CliError::error(e),
+        Error::RevocationNotFound { .. } => CliError::error(e)
+            .hint("a revocation of every profile is lifted without --profile, one of a single profile with it"),
         other => CliError::error(other).hint(output::STATE_HINT),
     }
 }
@@ -103,7 +122,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     let store = ctx.sessions().await?;
     let limit = args.limit as usize;
     let mut query = SessionQuery::all().limit(limit.min(100));
-    query.user.clone_from(&args.user);
+    query.user = args.user.as_ref().map(ToString::to_string);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
     let all = output::collect(limit, |after| {
@@ -153,14 +172,30 @@ pub async fn show_one(ctx: &Context, args: &ShowArgs) -> CliResult {
 
 /// `sentinel server-revoke`
 pub async fn revoke(ctx: &Context, args: &RevokeArgs) -> CliResult {
-    let by = ctx.user().await?;
+    let caller = ctx.caller().await?;
+    let policies = ctx.policy_store().await;
     let store = ctx.sessions().await?;
     match (&args.id, &args.user) {
         (Some(id), _) => {
+            let s = store.get(id).await.map_err(fail)?;
+            let by = sentinel_vend::authority::may_revoke_session(&*policies, &caller, &s)
+                .await
+                .map_err(crate::vending::failed)?;
             let s = store.revoke(id, &by, &args.reason).await.map_err(fail)?;
             show(&s, args.json)?;
         }
         (None, Some(user)) => {
+            if let Some(p) = &args.profile {
+                sentinel_policy::check_profile_name(p).map_err(CliError::error)?;
+            }
+            let by = sentinel_vend::authority::may_revoke_user(
+                &*policies,
+                &caller,
+                user,
+                args.profile.as_deref(),
+            )
+            .await
+            .map_err(crate::vending::failed)?;
             let revocation = UserRevocation::new(
                 user,
                 args.profile.as_deref(),
@@ -183,8 +218,12 @@ pub async fn revoke(ctx: &Context, args: &RevokeArgs) -> CliResult {
                     .map(|p| format!(" on profile \"{p}\""))
                     .unwrap_or_default();
                 let n = report.revoked.len();
+                let lift = match &args.profile {
+                    Some(p) => format!("sentinel server-lift --user {user} --profile {p}"),
+                    None => format!("sentinel server-lift --user {user}"),
+                };
                 let mut text = format!(
-                    "revoked {n} session{} of \"{user}\"{scope}; new sessions are refused until the revocation is lifted\n",
+                    "revoked {n} session{} of \"{user}\"{scope}; new credentials are refused until the revocation is lifted with `{lift}`\n",
                     if n == 1 { "" } else { "s" }
                 );
                 for id in &report.revoked {
@@ -197,6 +236,47 @@ pub async fn revoke(ctx: &Context, args: &RevokeArgs) -> CliResult {
             return Err(CliError::error("say what to revoke: a session ID or --user USER")
                 .hint("sentinel server-revoke ID --reason R, or sentinel server-revoke --user U --reason R"));
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sentinel server-lift`: ends a user revocation (the kill switch), so
+/// the user may get credentials again. Admins only, like the revocation.
+pub async fn lift(ctx: &Context, args: &LiftArgs) -> CliResult {
+    if let Some(p) = &args.profile {
+        sentinel_policy::check_profile_name(p).map_err(CliError::error)?;
+    }
+    let caller = ctx.caller().await?;
+    let policies = ctx.policy_store().await;
+    let by = sentinel_vend::authority::may_revoke_user(
+        &*policies,
+        &caller,
+        &args.user,
+        args.profile.as_deref(),
+    )
+    .await
+    .map_err(crate::vending::failed)?;
+    let store = ctx.sessions().await?;
+    store
+        .lift_user_revocation(&args.user, args.profile.as_deref())
+        .await
+        .map_err(fail)?;
+    let scope = args
+        .profile
+        .as_deref()
+        .map(|p| format!("profile \"{p}\""))
+        .unwrap_or_else(|| "every profile".to_owned());
+    if args.json {
+        output::print_json(&serde_json::json!({
+            "user": args.user,
+            "profile": args.profile,
+            "lifted_by": by,
+        }))?;
+    } else {
+        output::print(&format!(
+            "lifted the revocation of \"{}\" on {scope}; sessions revoked earlier stay revoked\n",
+            args.user
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

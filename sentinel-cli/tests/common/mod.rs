@@ -135,14 +135,15 @@ pub fn aws(endpoint: &str, args: &[&str]) -> serde_json::Value {
 /// Creates a distinct IAM user with an access key in the emulator.
 pub fn iam_user(endpoint: &str, prefix: &str) -> User {
     let iam_name = sentinel_testkit::unique_name(prefix);
-    let created = aws(endpoint, &["iam", "create-user", "--user-name", &iam_name]);
-    let arn = created["User"]["Arn"].as_str().unwrap().to_owned();
+    aws(endpoint, &["iam", "create-user", "--user-name", &iam_name]);
     let key = aws(
         endpoint,
         &["iam", "create-access-key", "--user-name", &iam_name],
     );
     User {
-        name: sentinel_vend::identity::policy_username(&arn).unwrap(),
+        name: sentinel_policy::Username::from_aws_name(&iam_name)
+            .unwrap()
+            .to_string(),
         iam_name,
         access_key: key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
         secret_key: key["AccessKey"]["SecretAccessKey"]
