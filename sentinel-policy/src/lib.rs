@@ -13,6 +13,7 @@ mod strict;
 mod types;
 mod username;
 mod validate;
+mod window;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
