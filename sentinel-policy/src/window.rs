@@ -18,9 +18,9 @@
 //! another on the clock is inside it in real time too, on every night) and
 //! never splits one into pieces.
 
-use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::{SignedDuration, Timestamp};
 
 use crate::document::{TimeWindow, Weekday};
 
@@ -57,7 +57,25 @@ impl CompiledWindow {
         let Some((open, close)) = self.hours else {
             return false;
         };
-        let today = self.tz.to_datetime(t).date();
+        let local = self.tz.to_datetime(t);
+        if self.steady_around(t) {
+            // One offset for two days either side: the clock reads real
+            // time, so the window holds when the clock is inside it and
+            // the day it opened on is listed.
+            let minute = u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
+                .unwrap_or(0);
+            let listed = |d: jiff::civil::Weekday| {
+                self.days == 0 || self.days & Weekday::from_jiff(d).bit() != 0
+            };
+            return if open < close {
+                open <= minute && minute < close && listed(local.weekday())
+            } else if minute >= open {
+                listed(local.weekday())
+            } else {
+                minute < close && listed(local.weekday().previous())
+            };
+        }
+        let today = local.date();
         // A window lasts at most a day on the clock, so only the windows
         // opened on the local date of `t` and on its neighbours can hold
         // it; the neighbours matter on overnight windows and around clock
@@ -66,6 +84,19 @@ impl CompiledWindow {
             .into_iter()
             .flatten()
             .any(|day| self.opened_on(day, open, close, t))
+    }
+
+    /// Whether the zone keeps one offset from two days before `t` to two
+    /// days after (always, for UTC and fixed offsets).
+    fn steady_around(&self, t: Timestamp) -> bool {
+        let margin = SignedDuration::from_hours(50);
+        let (Ok(lo), Ok(hi)) = (t.checked_sub(margin), t.checked_add(margin)) else {
+            return false;
+        };
+        self.tz
+            .following(lo)
+            .next()
+            .is_none_or(|tr| tr.timestamp() > hi)
     }
 
     fn opened_on(&self, day: Date, open: u16, close: u16, t: Timestamp) -> bool {
