@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
-use sentinel_policy::{ApprovalRule, ApprovalSection, TimeWindow, Weekday};
+use sentinel_policy::{ApprovalRule, ApprovalSection};
 
 use crate::error::{Error, Result};
 use crate::model::{AUTO_APPROVER_PREFIX, AccessRequest, Username};
@@ -127,8 +126,11 @@ pub fn check_request(policy: &ApprovalSection, profile: &str, duration: Duration
 /// auto-approves when it has `auto_approve`, the request is within the
 /// rule's `max_duration`, and every condition present in `auto_approve`
 /// holds: `users` lists the requester (exactly; empty means anyone),
-/// `now` falls in `time` (in the window's time zone, UTC when absent) and
+/// `now` falls in `time` ([`TimeWindow::contains`], the same rules as a
+/// policy rule's `time` condition) and
 /// `duration` is at most its `max_duration`.
+///
+/// [`TimeWindow::contains`]: sentinel_policy::TimeWindow::contains
 pub fn auto_approve<'a>(
     policy: &'a ApprovalSection,
     profile: &str,
@@ -148,43 +150,11 @@ pub fn auto_approve<'a>(
         return None;
     }
     if let Some(window) = &auto.time
-        && !in_window(window, now)
+        && !window.contains(now)
     {
         return None;
     }
     Some(rule)
-}
-
-/// Whether `t` falls in `window`, evaluated in the window's local time.
-fn in_window(window: &TimeWindow, t: Timestamp) -> bool {
-    let tz = window
-        .timezone
-        .as_ref()
-        .map_or(TimeZone::UTC, |z| z.time_zone().clone());
-    let local = tz.to_datetime(t);
-    if !window.days.is_empty() && !window.days.contains(&weekday(local.weekday())) {
-        return false;
-    }
-    match &window.hours {
-        Some(h) => {
-            let minute = u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
-                .unwrap_or(0);
-            h.contains(minute)
-        }
-        None => true,
-    }
-}
-
-fn weekday(w: jiff::civil::Weekday) -> Weekday {
-    match w {
-        jiff::civil::Weekday::Monday => Weekday::Monday,
-        jiff::civil::Weekday::Tuesday => Weekday::Tuesday,
-        jiff::civil::Weekday::Wednesday => Weekday::Wednesday,
-        jiff::civil::Weekday::Thursday => Weekday::Thursday,
-        jiff::civil::Weekday::Friday => Weekday::Friday,
-        jiff::civil::Weekday::Saturday => Weekday::Saturday,
-        jiff::civil::Weekday::Sunday => Weekday::Sunday,
-    }
 }
 
 #[cfg(test)]
@@ -349,5 +319,29 @@ mod tests {
         assert!(auto_approve(&p, "prod", "dave", thirty, wednesday).is_none());
         // The "rest" rule has no auto_approve.
         assert!(auto_approve(&p, "dev", "dave", thirty, monday_10_berlin).is_none());
+    }
+
+    #[test]
+    fn overnight_auto_approval_window_belongs_to_the_day_it_opens() {
+        // The same window as rule conditions: Friday night into Saturday
+        // morning, in Berlin, on the night the clocks go back.
+        let p = policy(
+            r#"{"rules": [
+                {"name": "night", "approvers": ["bob"],
+                 "auto_approve": {"time": {"days": ["saturday"],
+                   "hours": {"start": "22:00", "end": "06:00"},
+                   "timezone": "Europe/Berlin"}}}
+            ]}"#,
+        );
+        let thirty = Duration::from_secs(1800);
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        // Saturday 2026-10-24 23:00 CEST.
+        assert!(auto_approve(&p, "prod", "dave", thirty, at("2026-10-24T21:00:00Z")).is_some());
+        // Sunday 05:30 CET, after the repeated hour: still Saturday's night.
+        assert!(auto_approve(&p, "prod", "dave", thirty, at("2026-10-25T04:30:00Z")).is_some());
+        // Sunday 06:00 CET: closed.
+        assert!(auto_approve(&p, "prod", "dave", thirty, at("2026-10-25T05:00:00Z")).is_none());
+        // Saturday 05:30 CEST is Friday's night: not listed.
+        assert!(auto_approve(&p, "prod", "dave", thirty, at("2026-10-24T03:30:00Z")).is_none());
     }
 }

@@ -209,37 +209,84 @@ pub fn reference_conditions_hold(c: &Conditions, req: &Request<'_>) -> bool {
             .is_none_or(|w| reference_window_holds(w, req.time))
 }
 
-/// Whether the window holds at `t`: local date and wall-clock time in the
-/// window's zone (UTC when absent); `[start, end)`, wrapping past midnight
-/// when `start > end`.
+/// Whether the window holds at `t`, computed without the evaluator's
+/// shortcuts: the window opened on a listed day `D` (any day when none are
+/// listed) runs from `D` at `start` to `end` on `D`, or on `D + 1` when
+/// `end <= start`, or over the whole of `D` without `hours`; each end is the
+/// first instant at which the clock of the window's zone (UTC when absent)
+/// reads that date and time or later. `start == end` is empty.
 pub fn reference_window_holds(w: &TimeWindow, t: jiff::Timestamp) -> bool {
     let tz = match &w.timezone {
         Some(name) => jiff::tz::TimeZone::get(name.as_str()).expect("validated zone"),
         None => jiff::tz::TimeZone::UTC,
     };
-    let local = t.to_zoned_datetime(tz);
-    let day = match local.weekday() {
-        jiff::civil::Weekday::Monday => Weekday::Monday,
-        jiff::civil::Weekday::Tuesday => Weekday::Tuesday,
-        jiff::civil::Weekday::Wednesday => Weekday::Wednesday,
-        jiff::civil::Weekday::Thursday => Weekday::Thursday,
-        jiff::civil::Weekday::Friday => Weekday::Friday,
-        jiff::civil::Weekday::Saturday => Weekday::Saturday,
-        jiff::civil::Weekday::Sunday => Weekday::Sunday,
+    let (start, end) = match &w.hours {
+        None => (0, 0),
+        Some(h) if h.start == h.end => return false,
+        Some(h) => (h.start.minutes(), h.end.minutes()),
     };
-    if !w.days.is_empty() && !w.days.contains(&day) {
-        return false;
-    }
-    match &w.hours {
-        None => true,
-        Some(h) => {
-            let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
-            let (s, e) = (i32::from(h.start.minutes()), i32::from(h.end.minutes()));
-            if s < e {
-                s <= minute && minute < e
+    let at = |day: jiff::civil::Date, minute: u16| {
+        day.at(
+            i8::try_from(minute / 60).expect("hour"),
+            i8::try_from(minute % 60).expect("minute"),
+            0,
+            0,
+        )
+    };
+    let local_date = t.to_zoned_datetime(tz.clone()).date();
+    // Every day a window holding `t` could have opened on, and then some.
+    let mut day = local_date
+        .yesterday()
+        .and_then(|d| d.yesterday())
+        .expect("date in range");
+    for _ in 0..5 {
+        let listed = w.days.is_empty()
+            || w.days.iter().any(|d| match d {
+                Weekday::Monday => day.weekday() == jiff::civil::Weekday::Monday,
+                Weekday::Tuesday => day.weekday() == jiff::civil::Weekday::Tuesday,
+                Weekday::Wednesday => day.weekday() == jiff::civil::Weekday::Wednesday,
+                Weekday::Thursday => day.weekday() == jiff::civil::Weekday::Thursday,
+                Weekday::Friday => day.weekday() == jiff::civil::Weekday::Friday,
+                Weekday::Saturday => day.weekday() == jiff::civil::Weekday::Saturday,
+                Weekday::Sunday => day.weekday() == jiff::civil::Weekday::Sunday,
+            });
+        if listed {
+            let close_day = if end <= start {
+                day.tomorrow().expect("date in range")
             } else {
-                minute >= s || minute < e
+                day
+            };
+            let open = first_reading(&tz, at(day, start));
+            let close = first_reading(&tz, at(close_day, end));
+            if open <= t && t < close {
+                return true;
             }
         }
+        day = day.tomorrow().expect("date in range");
     }
+    false
+}
+
+/// The earliest instant at which the clock of `tz` reads `local` or later.
+///
+/// The clock runs at real speed between the zone's transitions and jumps
+/// at them, so that instant is either a transition or `local` read at one
+/// of the offsets in force: try them all, within two days of `local`.
+fn first_reading(tz: &jiff::tz::TimeZone, local: jiff::civil::DateTime) -> jiff::Timestamp {
+    let two_days = jiff::SignedDuration::from_hours(48);
+    let approx = jiff::tz::Offset::UTC.to_timestamp(local).expect("in range");
+    let lo = approx.checked_sub(two_days).expect("in range");
+    let hi = approx.checked_add(two_days).expect("in range");
+    let mut offsets = vec![tz.to_offset(lo)];
+    let mut candidates = Vec::new();
+    for tr in tz.following(lo).take_while(|tr| tr.timestamp() < hi) {
+        candidates.push(tr.timestamp());
+        offsets.push(tr.offset());
+    }
+    candidates.extend(offsets.iter().filter_map(|o| o.to_timestamp(local).ok()));
+    candidates
+        .into_iter()
+        .filter(|&c| tz.to_datetime(c) >= local)
+        .min()
+        .expect("the clock reads `local` within two days")
 }

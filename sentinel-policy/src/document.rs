@@ -226,16 +226,20 @@ pub struct Conditions {
 
 /// A weekly time window in a time zone.
 ///
-/// `days` and `hours` are both checked against the local date and time of
-/// the request in `timezone`: a window that wraps past midnight (`22:00` to
-/// `06:00`) on `[friday]` covers Friday 22:00–24:00 and Friday 00:00–06:00.
+/// Each listed day opens the window at `start` on that day's clock in
+/// `timezone`; it closes at `end` the same day, or the next day when `end`
+/// is not later than `start`: `22:00` to `06:00` on `[friday]` is Friday
+/// night into Saturday morning. On a night the clocks change, the window
+/// opens (closes) the first moment the clock reads `start` (`end`) or
+/// later, so a skipped start opens it at the jump and a repeated hour does
+/// not reopen or close it twice. See [`TimeWindow::contains`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeWindow {
-    /// Days of the week (local). Absent or empty means every day.
+    /// Days the window opens on (local), so an overnight window listed for friday runs into saturday morning. Absent or empty means every day.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<Weekday>,
-    /// Daily window `[start, end)` in local wall-clock time. Absent means all day.
+    /// Daily window `[start, end)` in local wall-clock time; it ends the next day when `end` is not later than `start`. Absent means all day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<HourRange>,
     /// IANA time zone of `days` and `hours`; UTC when absent.
@@ -244,7 +248,7 @@ pub struct TimeWindow {
 }
 
 /// A daily window, half-open: `start` is inside, `end` is not. When `start`
-/// is later than `end` the window wraps past midnight.
+/// is later than `end` the window runs past midnight into the next day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HourRange {
@@ -255,7 +259,9 @@ pub struct HourRange {
 }
 
 impl HourRange {
-    /// Whether `minute_of_day` (0–1439) falls in the window.
+    /// Whether `minute_of_day` (0–1439) falls in the window on the clock,
+    /// whatever day it is: which day opened an overnight window and clock
+    /// changes are [`TimeWindow::contains`]'s business.
     pub fn contains(&self, minute_of_day: u16) -> bool {
         let (s, e) = (self.start.minutes(), self.end.minutes());
         if s <= e {

@@ -13,6 +13,7 @@ mod strict;
 mod types;
 mod username;
 mod validate;
+mod window;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
@@ -29,12 +30,12 @@ pub use identity::{
 pub use parse::MAX_DOCUMENT_BYTES;
 pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
 pub use schema::json_schema;
-#[cfg(feature = "file")]
-pub use store::FilePolicyStore;
 pub use store::{
     Cached, DEFAULT_CACHE_CAPACITY, DynPolicyStore, MAX_PROFILE_LEN, MemoryPolicyStore,
     PolicyStore, check_profile_name,
 };
+#[cfg(feature = "file")]
+pub use store::{DEFAULT_FILE_SETTLE_TIME, FilePolicyStore};
 #[cfg(feature = "ssm")]
 pub use store::{DEFAULT_SSM_ROOT, SsmPolicyStore};
 pub use types::{

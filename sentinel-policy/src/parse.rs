@@ -455,6 +455,13 @@ impl<'a> Collector<'a> {
                     continue;
                 }
                 help = Some(format!("add `{name}:` here"));
+            } else if rel.last() == Some(&Seg::Key("end".to_owned())) && hour_past_the_day(&message)
+            {
+                help = Some(
+                    "an end not later than the start is on the next day: \"22:00\" to \"06:00\" \
+                     runs overnight, and \"00:00\" is midnight"
+                        .to_owned(),
+                );
             }
             let message = tidy(&message);
             let mut full = base.to_vec();
@@ -481,6 +488,17 @@ fn backticked(message: &str, prefix: &str) -> Option<String> {
         .find("`, expected")
         .or_else(|| rest.strip_suffix('`').map(str::len))?;
     Some(rest[..end].to_owned())
+}
+
+/// Whether `message` refuses a clock time whose hour is 24 or more
+/// (`24:00`, `30:00`): someone writing a window past midnight.
+fn hour_past_the_day(message: &str) -> bool {
+    message
+        .strip_prefix("invalid time \"")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|hh| hh.strip_suffix(':'))
+        .and_then(|hh| hh.parse::<u8>().ok())
+        .is_some_and(|h| h >= 24)
 }
 
 /// Makes serde's messages read like ours.

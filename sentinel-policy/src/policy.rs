@@ -5,15 +5,15 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 
-use crate::document::{Effect, HourRange, Mode, PolicyDocument, ProfileConfig, Weekday};
+use crate::document::{Effect, Mode, PolicyDocument, ProfileConfig};
 use crate::error::{Error, Problem, Result};
 use crate::identity::{CompiledIdentity, Identity, IdentityError, Principal};
 use crate::parse::{Collector, parse_document};
 use crate::username::Username;
 use crate::validate::validate_document;
+use crate::window::CompiledWindow;
 
 /// A rule listing more (profile × user) pairs than this is indexed by
 /// profile only and checks its users on evaluation.
@@ -157,36 +157,11 @@ static DEFAULT_DENY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(||
 });
 
 #[derive(Debug)]
-struct CompiledTime {
-    tz: TimeZone,
-    days: u8,
-    hours: Option<HourRange>,
-}
-
-impl CompiledTime {
-    fn contains(&self, t: Timestamp) -> bool {
-        let local = self.tz.to_datetime(t);
-        if self.days != 0 && self.days & Weekday::from_jiff(local.weekday()).bit() == 0 {
-            return false;
-        }
-        match &self.hours {
-            Some(h) => {
-                let minute =
-                    u16::try_from(i16::from(local.hour()) * 60 + i16::from(local.minute()))
-                        .unwrap_or(0);
-                h.contains(minute)
-            }
-            None => true,
-        }
-    }
-}
-
-#[derive(Debug)]
 struct CompiledRule {
     name: Arc<str>,
     effect: Effect,
     modes: u8,
-    time: Option<CompiledTime>,
+    time: Option<CompiledWindow>,
     /// Users still to check (sorted ids) when the index could not.
     users: Option<Vec<u32>>,
     /// The rule's own reason, or a default made on first use.
@@ -400,14 +375,7 @@ impl CompiledPolicy {
                 name: Arc::from(rule.name.as_str()),
                 effect: rule.effect,
                 modes: c.mode.iter().fold(0u8, |m, mode| m | mode.bit()),
-                time: c.time.as_ref().map(|w| CompiledTime {
-                    tz: w
-                        .timezone
-                        .as_ref()
-                        .map_or(TimeZone::UTC, |t| t.time_zone().clone()),
-                    days: w.days.iter().fold(0u8, |m, d| m | d.bit()),
-                    hours: w.hours,
-                }),
+                time: c.time.as_ref().map(CompiledWindow::new),
                 users: residual_users,
                 reason: match &rule.reason {
                     Some(r) if !r.trim().is_empty() => OnceLock::from(Arc::from(r.as_str())),

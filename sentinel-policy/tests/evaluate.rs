@@ -234,6 +234,160 @@ fn windows_wrap_past_midnight() {
     assert!(!allowed(&p, "2026-01-06T06:00:00Z"));
 }
 
+/// A window on `days` from `start` to `end` in `tz`.
+fn days_window(tz: &str, days: &str, start: &str, end: &str) -> CompiledPolicy {
+    policy(&format!(
+        r#"version: "1"
+rules:
+  - name: window
+    effect: allow
+    conditions:
+      time:
+        days: [{days}]
+        hours: {{ start: "{start}", end: "{end}" }}
+        timezone: {tz}
+"#
+    ))
+}
+
+/// Minutes allowed in `[from, to)`, stepping one minute.
+fn minutes_allowed(p: &CompiledPolicy, from: &str, to: &str) -> i64 {
+    let (mut t, end) = (ts(from), ts(to));
+    let mut n = 0;
+    while t < end {
+        n += i64::from(allowed_at(p, t));
+        t = t.checked_add(jiff::SignedDuration::from_mins(1)).unwrap();
+    }
+    n
+}
+
+fn allowed_at(p: &CompiledPolicy, t: Timestamp) -> bool {
+    p.evaluate(&Request::new(&u("alice"), "prod", Mode::Cli, t))
+        .is_allowed()
+}
+
+#[test]
+fn overnight_window_belongs_to_the_day_it_opens() {
+    // 2026-01-09 is a Friday: Friday night into Saturday morning.
+    let p = days_window("UTC", "friday", "22:00", "06:00");
+    assert!(!allowed(&p, "2026-01-08T23:00:00Z"), "Thursday night");
+    assert!(
+        !allowed(&p, "2026-01-09T05:00:00Z"),
+        "Friday early morning is Thursday's night"
+    );
+    assert!(!allowed(&p, "2026-01-09T21:59:00Z"), "Friday 21:59");
+    assert!(allowed(&p, "2026-01-09T22:00:00Z"), "Friday 22:00");
+    assert!(allowed(&p, "2026-01-09T23:59:59Z"), "Friday 23:59:59");
+    assert!(allowed(&p, "2026-01-10T00:00:00Z"), "Saturday 00:00");
+    assert!(allowed(&p, "2026-01-10T05:59:59Z"), "Saturday 05:59:59");
+    assert!(!allowed(&p, "2026-01-10T06:00:00Z"), "Saturday 06:00");
+    assert!(!allowed(&p, "2026-01-10T22:00:00Z"), "Saturday night");
+    assert_eq!(
+        minutes_allowed(&p, "2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z"),
+        8 * 60,
+        "one eight-hour night a week"
+    );
+    // The morning after a Sunday night is Monday's, across the week boundary.
+    let p = days_window("UTC", "sunday", "23:00", "01:00");
+    assert!(allowed(&p, "2026-01-12T00:30:00Z"), "Monday 00:30");
+    assert!(!allowed(&p, "2026-01-11T00:30:00Z"), "Sunday 00:30");
+}
+
+#[test]
+fn overnight_window_in_the_window_zone() {
+    // Friday 22:00 in New York (EST) is Saturday 03:00 UTC.
+    let p = days_window("America/New_York", "friday", "22:00", "06:00");
+    assert!(allowed(&p, "2026-01-10T03:00:00Z"), "Friday 22:00 EST");
+    assert!(allowed(&p, "2026-01-10T10:59:00Z"), "Saturday 05:59 EST");
+    assert!(!allowed(&p, "2026-01-10T11:00:00Z"), "Saturday 06:00 EST");
+    assert!(!allowed(&p, "2026-01-09T10:00:00Z"), "Friday 05:00 EST");
+}
+
+#[test]
+fn overnight_window_on_a_spring_forward_night() {
+    // Saturday 2026-03-28 into Sunday: Berlin skips 02:00-03:00 (CET -> CEST).
+    let p = days_window("Europe/Berlin", "saturday", "22:00", "06:00");
+    assert!(!allowed(&p, "2026-03-28T20:59:00Z"), "Saturday 21:59 CET");
+    assert!(allowed(&p, "2026-03-28T21:00:00Z"), "Saturday 22:00 CET");
+    assert!(allowed(&p, "2026-03-29T00:59:59Z"), "Sunday 01:59:59 CET");
+    assert!(allowed(&p, "2026-03-29T01:00:00Z"), "Sunday 03:00 CEST");
+    assert!(allowed(&p, "2026-03-29T03:59:00Z"), "Sunday 05:59 CEST");
+    assert!(!allowed(&p, "2026-03-29T04:00:00Z"), "Sunday 06:00 CEST");
+    assert_eq!(
+        minutes_allowed(&p, "2026-03-28T00:00:00Z", "2026-03-30T00:00:00Z"),
+        7 * 60,
+        "the night is an hour shorter"
+    );
+}
+
+#[test]
+fn overnight_window_on_a_fall_back_night() {
+    // Saturday 2026-10-24 into Sunday: Berlin repeats 02:00-03:00 (CEST -> CET).
+    let p = days_window("Europe/Berlin", "saturday", "22:00", "06:00");
+    assert!(!allowed(&p, "2026-10-24T19:59:00Z"), "Saturday 21:59 CEST");
+    assert!(allowed(&p, "2026-10-24T20:00:00Z"), "Saturday 22:00 CEST");
+    assert!(allowed(&p, "2026-10-25T00:30:00Z"), "Sunday 02:30 CEST");
+    assert!(allowed(&p, "2026-10-25T01:30:00Z"), "Sunday 02:30 CET");
+    assert!(allowed(&p, "2026-10-25T04:59:00Z"), "Sunday 05:59 CET");
+    assert!(!allowed(&p, "2026-10-25T05:00:00Z"), "Sunday 06:00 CET");
+    assert_eq!(
+        minutes_allowed(&p, "2026-10-24T00:00:00Z", "2026-10-26T00:00:00Z"),
+        9 * 60,
+        "the night is an hour longer"
+    );
+}
+
+#[test]
+fn window_opening_in_the_skipped_hour_opens_at_the_jump() {
+    // New York, Sunday 2026-03-08: 01:59 EST is followed by 03:00 EDT. A
+    // start of 02:30 does not exist that night; the window opens when the
+    // clock jumps past it.
+    let p = days_window("America/New_York", "sunday", "02:30", "06:00");
+    assert!(!allowed(&p, "2026-03-08T06:59:59Z"), "01:59:59 EST");
+    assert!(allowed(&p, "2026-03-08T07:00:00Z"), "03:00 EDT");
+    assert!(allowed(&p, "2026-03-08T09:59:00Z"), "05:59 EDT");
+    assert!(!allowed(&p, "2026-03-08T10:00:00Z"), "06:00 EDT");
+    // A week later it opens at 02:30 as usual.
+    assert!(!allowed(&p, "2026-03-15T06:29:00Z"), "02:29 EDT");
+    assert!(allowed(&p, "2026-03-15T06:30:00Z"), "02:30 EDT");
+    // An overnight window from Saturday whose end is skipped closes at the
+    // jump.
+    let p = days_window("America/New_York", "saturday", "23:00", "02:30");
+    assert!(allowed(&p, "2026-03-08T04:00:00Z"), "Saturday 23:00 EST");
+    assert!(allowed(&p, "2026-03-08T06:59:59Z"), "Sunday 01:59:59 EST");
+    assert!(!allowed(&p, "2026-03-08T07:00:00Z"), "Sunday 03:00 EDT");
+    // A window wholly inside the skipped hour does not happen that night,
+    // like 02:00-03:00 (above): the clock never reads those times.
+    let p = days_window("America/New_York", "sunday", "02:00", "02:30");
+    assert_eq!(
+        minutes_allowed(&p, "2026-03-08T00:00:00Z", "2026-03-09T00:00:00Z"),
+        0
+    );
+    assert_eq!(
+        minutes_allowed(&p, "2026-03-15T00:00:00Z", "2026-03-16T00:00:00Z"),
+        30
+    );
+}
+
+#[test]
+fn window_opening_in_the_repeated_hour_opens_once_and_stays_open() {
+    // New York, Sunday 2026-11-01: 01:00-02:00 happens twice (EDT, then EST).
+    // The window opens at the first 01:30 and has no hole while the clock
+    // reads 01:00-01:29 a second time.
+    let p = days_window("America/New_York", "sunday", "01:30", "03:00");
+    assert!(!allowed(&p, "2026-11-01T05:29:00Z"), "01:29 EDT");
+    assert!(allowed(&p, "2026-11-01T05:30:00Z"), "01:30 EDT");
+    assert!(allowed(&p, "2026-11-01T06:00:00Z"), "01:00 EST");
+    assert!(allowed(&p, "2026-11-01T06:29:00Z"), "01:29 EST");
+    assert!(allowed(&p, "2026-11-01T07:59:00Z"), "02:59 EST");
+    assert!(!allowed(&p, "2026-11-01T08:00:00Z"), "03:00 EST");
+    // An overnight window ending at 01:30 closes at the first 01:30.
+    let p = days_window("America/New_York", "saturday", "22:00", "01:30");
+    assert!(allowed(&p, "2026-11-01T05:29:00Z"), "Sunday 01:29 EDT");
+    assert!(!allowed(&p, "2026-11-01T05:30:00Z"), "Sunday 01:30 EDT");
+    assert!(!allowed(&p, "2026-11-01T06:00:00Z"), "Sunday 01:00 EST");
+}
+
 #[test]
 fn days_use_the_local_date() {
     let p = policy(

@@ -1,6 +1,8 @@
 //! Model-based property test: the deliberately naive evaluator written
 //! straight from the spec (`conformance::reference_decision`, DESIGN §4)
-//! against the compiled, indexed one.
+//! against the compiled, indexed one. Time windows included: the reference
+//! finds each window's opening and closing instants from the zone's
+//! transitions, the evaluator from jiff's gap/fold resolution.
 
 // Test code: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -120,6 +122,10 @@ fn instant() -> impl Strategy<Value = Timestamp> {
         }),
         1 => (0i64..6 * 3600).prop_map(|s| Timestamp::from_second(1_772_942_400 + s).unwrap()), // NY 2026-03-08
         1 => (0i64..4 * 3600).prop_map(|s| Timestamp::from_second(1_792_886_400 + s).unwrap()), // Berlin 2026-10-25
+        // Whole nights around clock changes: overnight windows that open
+        // on Saturday and close after the change.
+        1 => (0i64..14 * 3600).prop_map(|s| Timestamp::from_second(1_774_720_800 + s).unwrap()), // Berlin 2026-03-28 18:00Z
+        1 => (0i64..12 * 3600).prop_map(|s| Timestamp::from_second(1_793_498_400 + s).unwrap()), // NY 2026-11-01 02:00Z
     ]
 }
 

@@ -604,3 +604,182 @@ async fn ssm_root_slash_means_top_level() {
     assert_eq!(store.get(&profile).await.unwrap().rule_count(), 1);
     assert!(store.list().await.unwrap().contains(&profile));
 }
+
+/// A policy whose line-by-line prefixes parse into wider policies: cut
+/// after `profiles: [dev]` it allows everyone on dev.
+const TORN_OLD: &str = r#"version: "1"
+rules:
+  - name: ops
+    effect: allow
+    conditions:
+      profiles: [dev]
+      users: [alice]
+      mode: [server]
+"#;
+
+const TORN_NEW: &str = r#"version: "1"
+rules:
+  - name: ops
+    effect: allow
+    conditions:
+      profiles: [dev]
+      users: [bob]
+      mode: [server]
+  - name: nobody-else
+    effect: deny
+    conditions: {}
+"#;
+
+/// Rewrites `path` in place, as an editor or `cat > file` without a rename
+/// does: truncate, then write the lines in groups of `sizes`, waiting `gap`
+/// after each.
+fn rewrite_in_place(path: &std::path::Path, text: &str, sizes: &[usize], gap: Duration) {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    let mut lines = text.split_inclusive('\n').peekable();
+    for &n in sizes.iter().chain(std::iter::repeat(&usize::MAX)) {
+        if lines.peek().is_none() {
+            break;
+        }
+        let chunk: String = lines.by_ref().take(n).collect();
+        f.write_all(chunk.as_bytes()).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(gap);
+    }
+}
+
+#[tokio::test]
+async fn file_rewritten_in_place_is_never_read_half_written() {
+    // The cut documents really are different policies that parse: what a
+    // torn read would hand out.
+    let cut = TORN_NEW.split_inclusive('\n').take(6).collect::<String>();
+    let wide = CompiledPolicy::parse(&cut, "cut.yaml").unwrap();
+    assert!(
+        wide.evaluate(&Request::new(
+            &sentinel_policy::Username::parse("mallory").unwrap(),
+            "dev",
+            Mode::Cli,
+            "2026-03-02T15:00:00Z".parse().unwrap(),
+        ))
+        .is_allowed(),
+        "a cut document allows more"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, TORN_OLD).unwrap();
+    let old = CompiledPolicy::parse(TORN_OLD, "x")
+        .unwrap()
+        .document()
+        .clone();
+    let new = CompiledPolicy::parse(TORN_NEW, "x")
+        .unwrap()
+        .document()
+        .clone();
+    let store = FilePolicyStore::new(&path).with_settle_time(Duration::from_millis(300));
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (path, done) = (path.clone(), Arc::clone(&done));
+        std::thread::spawn(move || {
+            for round in 0..4 {
+                let text = if round % 2 == 0 { TORN_NEW } else { TORN_OLD };
+                // The second group ends after `profiles: [dev]`.
+                rewrite_in_place(&path, text, &[2, 4, 2], Duration::from_millis(20));
+                // Long enough for the new text to settle and be read.
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+
+    let (mut saw_old, mut saw_new, mut refused) = (0, 0, 0);
+    let mut torn = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        match store.get("dev").await {
+            Ok(p) if *p.document() == old => saw_old += 1,
+            Ok(p) if *p.document() == new => saw_new += 1,
+            Ok(p) => torn.push(format!("a different policy: {:?}", p.document().rules)),
+            // Refusing fails closed (the caller denies): allowed.
+            Err(_) => refused += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    writer.join().unwrap();
+    assert!(
+        torn.is_empty(),
+        "{} torn reads (old {saw_old}, new {saw_new}, refused {refused}), first: {}",
+        torn.len(),
+        torn[0]
+    );
+    assert!(saw_old > 0 && saw_new > 0, "old {saw_old}, new {saw_new}");
+    // The last text written is what the store serves now.
+    assert_eq!(*store.get("dev").await.unwrap().document(), old);
+}
+
+#[tokio::test]
+async fn file_that_keeps_changing_is_refused_not_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, TORN_OLD).unwrap();
+    // Waits at most 1 s (or 20 settle times) for a settled file.
+    let store = FilePolicyStore::new(&path).with_settle_time(Duration::from_millis(100));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (path, done) = (path.clone(), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let until = std::time::Instant::now() + Duration::from_millis(3500);
+            while std::time::Instant::now() < until {
+                rewrite_in_place(&path, TORN_NEW, &[1], Duration::from_millis(1));
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    // Let the writer start.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let result = store.get("dev").await;
+    let waited = started.elapsed();
+    writer.join().unwrap();
+    match result {
+        Err(Error::Backend { backend, source }) => {
+            assert_eq!(backend, "file");
+            let message = source.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains("kept changing"), "{message}");
+            assert!(message.contains("renamed"), "{message}");
+        }
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+    assert!(
+        waited < Duration::from_millis(3000),
+        "bounded wait, took {waited:?}"
+    );
+    // Once the file is left alone it is read again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(store.get("dev").await.unwrap().rule_count(), 2);
+}
+
+#[tokio::test]
+async fn a_just_written_file_is_read_once_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, TORN_NEW).unwrap();
+    let store = FilePolicyStore::new(&path).with_settle_time(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_eq!(store.get("dev").await.unwrap().rule_count(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "waited for the file to settle: {:?}",
+        started.elapsed()
+    );
+    // Settled files are read without waiting.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(store.get("dev").await.unwrap().rule_count(), 2);
+    assert!(started.elapsed() < Duration::from_millis(100));
+}

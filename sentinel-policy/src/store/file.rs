@@ -2,6 +2,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
@@ -13,6 +14,15 @@ use crate::policy::CompiledPolicy;
 
 /// File extensions tried, in this order, for per-profile files.
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
+
+/// Default of [`FilePolicyStore::with_settle_time`].
+pub const DEFAULT_FILE_SETTLE_TIME: Duration = Duration::from_millis(250);
+
+/// A read waits at most this many settle times (and at least
+/// [`MIN_UNSETTLED_WAIT`]) for a file that keeps changing, then fails: 5 s
+/// with the default settle time.
+const UNSETTLED_WAIT_FACTOR: u32 = 20;
+const MIN_UNSETTLED_WAIT: Duration = Duration::from_secs(1);
 
 /// Policies read from the file system.
 ///
@@ -31,11 +41,88 @@ const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 /// read on every call; a file whose text has not changed since the last
 /// call is not parsed again. Wrap the store in [`Cached`](crate::Cached) to
 /// avoid the reads too.
+///
+/// # Files edited in place
+///
+/// A file rewritten in place (truncated, then written) can be read half
+/// written, and a cut document may still parse into a different, wider
+/// policy (a rule that lost its `users` line matches everyone). So a text
+/// is used only when the file did not change while it was read (size,
+/// modification and, on Unix, change time and inode compared before and
+/// after) and had been unchanged for the *settle time*
+/// ([`DEFAULT_FILE_SETTLE_TIME`]; see [`with_settle_time`](Self::with_settle_time))
+/// when the read started, judged by its modification and change times or
+/// by two identical reads that far apart. Otherwise the read waits and
+/// tries again; a file that keeps changing for 20 settle times (5 s) is an
+/// [`Error::Backend`], which denies, never a partial document. A writer
+/// that pauses longer than the settle time in the middle of a file cannot
+/// be told from a finished one: write policies atomically (a new file
+/// renamed over the old one), as editors and configuration tools do.
 #[derive(Debug)]
 pub struct FilePolicyStore {
     path: PathBuf,
+    settle: Duration,
     /// The last document read in single-file mode, with its text.
     last: Mutex<Option<(String, Arc<CompiledPolicy>)>>,
+}
+
+/// What tells one version of a file from another, as far as its metadata
+/// can: a write changes the size or the times, a rename the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    /// Status change time, which tools that restore an old modification
+    /// time (`cp -p`, `touch -d`) cannot set back.
+    #[cfg(unix)]
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+            #[cfg(unix)]
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// When the file last changed, if the platform says.
+    fn last_change(&self) -> Option<SystemTime> {
+        #[cfg(unix)]
+        {
+            let (secs, nanos) = self.changed;
+            let changed = u64::try_from(secs).ok().and_then(|s| {
+                let n = u32::try_from(nanos).ok()?;
+                SystemTime::UNIX_EPOCH.checked_add(Duration::new(s, n))
+            });
+            match (self.modified, changed) {
+                (Some(m), Some(c)) => Some(m.max(c)),
+                (m, c) => m.or(c),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            self.modified
+        }
+    }
+
+    /// Whether the file has been unchanged for at least `settle` by the
+    /// system clock. A change time in the future is not settled.
+    fn settled(&self, settle: Duration) -> bool {
+        self.last_change().is_some_and(|t| {
+            SystemTime::now()
+                .duration_since(t)
+                .is_ok_and(|age| age >= settle)
+        })
+    }
 }
 
 impl FilePolicyStore {
@@ -43,8 +130,19 @@ impl FilePolicyStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
+            settle: DEFAULT_FILE_SETTLE_TIME,
             last: Mutex::new(None),
         }
+    }
+
+    /// How long a file must have been unchanged before its text is used
+    /// (see [Files edited in place](Self#files-edited-in-place));
+    /// [`DEFAULT_FILE_SETTLE_TIME`] unless set. Longer tolerates slower writers;
+    /// a read right after an edit waits up to this long.
+    #[must_use]
+    pub fn with_settle_time(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
     }
 
     /// The configured path.
@@ -78,8 +176,51 @@ impl FilePolicyStore {
         }
     }
 
-    /// Reads a regular file of bounded size as UTF-8.
+    /// Reads a regular file of bounded size as UTF-8, only once it is
+    /// settled (see [Files edited in place](Self#files-edited-in-place)).
     async fn read(&self, profile: &str, path: &Path) -> Result<String> {
+        let started = tokio::time::Instant::now();
+        let deadline =
+            started + MIN_UNSETTLED_WAIT.max(self.settle.saturating_mul(UNSETTLED_WAIT_FACTOR));
+        let pause = (self.settle / 4).max(Duration::from_millis(1));
+        // The last stable read that was not yet settled, and when.
+        let mut pending: Option<(Stamp, Vec<u8>, tokio::time::Instant)> = None;
+        loop {
+            let before = self.stat(profile, path).await?;
+            let bytes = self.read_bytes(profile, path).await?;
+            let after = self.stat(profile, path).await?;
+            if before == after && after.len == bytes.len() as u64 {
+                if after.settled(self.settle) {
+                    return Self::text(path, bytes);
+                }
+                match &pending {
+                    Some((stamp, seen, since)) if *stamp == after && *seen == bytes => {
+                        if since.elapsed() >= self.settle {
+                            return Self::text(path, bytes);
+                        }
+                    }
+                    _ => pending = Some((after, bytes, tokio::time::Instant::now())),
+                }
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(Error::backend(
+                    "file",
+                    format!(
+                        "{} kept changing while it was read for {:.1}s, so no policy was \
+                         taken from it (a half-written policy could allow more than \
+                         intended); write policy files atomically, as a new file renamed \
+                         over the old one",
+                        path.display(),
+                        started.elapsed().as_secs_f64()
+                    ),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// The metadata of a regular file.
+    async fn stat(&self, profile: &str, path: &Path) -> Result<Stamp> {
         let meta = tokio::fs::metadata(path)
             .await
             .map_err(|e| self.io_error(profile, path, e))?;
@@ -90,6 +231,11 @@ impl FilePolicyStore {
                     .help("a policy must be a plain YAML or JSON file"),
             ));
         }
+        Ok(Stamp::of(&meta))
+    }
+
+    /// The bytes of a file of bounded size.
+    async fn read_bytes(&self, profile: &str, path: &Path) -> Result<Vec<u8>> {
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| self.io_error(profile, path, e))?;
@@ -108,6 +254,10 @@ impl FilePolicyStore {
                 .help("split the policy into one file per profile"),
             ));
         }
+        Ok(bytes)
+    }
+
+    fn text(path: &Path, bytes: Vec<u8>) -> Result<String> {
         String::from_utf8(bytes).map_err(|_| {
             Self::invalid(
                 path,

@@ -28,7 +28,7 @@ mod ssm;
 
 pub use cached::{Cached, DEFAULT_CACHE_CAPACITY};
 #[cfg(feature = "file")]
-pub use file::FilePolicyStore;
+pub use file::{DEFAULT_FILE_SETTLE_TIME, FilePolicyStore};
 pub use memory::MemoryPolicyStore;
 #[cfg(feature = "ssm")]
 pub use ssm::{DEFAULT_SSM_ROOT, SsmPolicyStore};
