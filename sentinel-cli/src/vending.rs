@@ -292,7 +292,7 @@ pub async fn pipeline(
     if let Some(dir) = log_path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        sentinel_store::private_dir(dir).map_err(|e| {
             CliError::error(format!(
                 "cannot create the decision log directory {}: {e}",
                 dir.display()
