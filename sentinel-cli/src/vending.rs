@@ -13,8 +13,9 @@
 //! The same base configuration serves the stores (SSM policies, DynamoDB
 //! state), for the same reason.
 //!
-//! **MFA.** For a profile with `mfa_serial`, one code is asked for (or
-//! taken from `--mfa-token`). One-shot vending ([`MfaUse::AssumeRole`]:
+//! **MFA.** For a profile with `mfa_serial`, one code is taken from
+//! `--mfa-token`, else asked for on the terminal, else read from the first
+//! line of standard input. One-shot vending ([`MfaUse::AssumeRole`]:
 //! `credentials`, `exec` without `--server`) sends it with the one
 //! AssumeRole. A credential server re-issues credentials for hours and a
 //! code works only once, so it ([`MfaUse::Session`]) exchanges the code
@@ -119,31 +120,89 @@ pub async fn base_config(profile: &AwsProfile) -> SdkConfig {
     loader.load().await
 }
 
-/// The MFA code: `--mfa-token`, else a prompt when stdin is a terminal.
+/// How long the MFA code may take to arrive on standard input when it is
+/// not a terminal (a pipe nobody writes to must not hang a
+/// `credential_process` caller).
+const MFA_STDIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The MFA code: `--mfa-token`, else asked for on the terminal, else the
+/// first line of standard input.
 fn mfa_code(serial: &str, given: Option<&str>) -> Result<String, CliError> {
     if let Some(code) = given {
         return Ok(code.trim().to_owned());
     }
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(CliError::error(format!(
-            "the profile needs an MFA code for {serial} and there is no terminal to ask on"
-        ))
-        .hint("pass --mfa-token CODE"));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "MFA code for {serial}: ");
-    let _ = err.flush();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::error(format!("cannot read the MFA code: {e}")))?;
+    let line = if stdin.is_terminal() {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "MFA code for {serial}: ");
+        let _ = err.flush();
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::error(format!("cannot read the MFA code: {e}")))?;
+        line
+    } else {
+        read_stdin_line(MFA_STDIN_TIMEOUT).map_err(|e| {
+            CliError::error(format!("the profile needs an MFA code for {serial}: {e}"))
+                .hint("pass --mfa-token CODE, or the code on a line of standard input")
+        })?
+    };
     let code = line.trim().to_owned();
     if code.is_empty() {
-        return Err(CliError::error("no MFA code entered").hint("pass --mfa-token CODE"));
+        return Err(CliError::error(format!("no MFA code entered for {serial}"))
+            .hint("pass --mfa-token CODE, or the code on a line of standard input"));
     }
     Ok(code)
+}
+
+/// Longest line read as an MFA code.
+const MAX_MFA_LINE: usize = 64;
+
+/// The first line of standard input, read a byte at a time so nothing
+/// after it is taken from a command that inherits the rest (`exec`).
+#[cfg(unix)]
+fn read_line_unbuffered() -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < MAX_MFA_LINE {
+        match rustix::io::read(rustix::stdio::stdin(), &mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+#[cfg(not(unix))]
+fn read_line_unbuffered() -> std::io::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line)
+}
+
+/// The first line of standard input (not a terminal), within `timeout`.
+fn read_stdin_line(timeout: Duration) -> Result<String, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A blocked read cannot be cancelled: the thread is left behind on a
+    // timeout, and the process exits with the error soon after.
+    std::thread::spawn(move || {
+        let _ = tx.send(read_line_unbuffered());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(line)) if line.trim().is_empty() => {
+            Err("there is no terminal to ask on and standard input has no code".to_owned())
+        }
+        Ok(Ok(line)) => Ok(line),
+        Ok(Err(e)) => Err(format!("cannot read standard input: {e}")),
+        Err(_) => Err(format!(
+            "there is no terminal to ask on and no code arrived on standard input within {}s",
+            timeout.as_secs()
+        )),
+    }
 }
 
 /// Loads `--profile`, the base credentials and the caller; installs the

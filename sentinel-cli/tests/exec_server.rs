@@ -495,3 +495,61 @@ fn sighup_reaches_the_command_in_env_mode() {
     );
     assert_eq!(out.status.code(), Some(129), "{}", stderr(&out));
 }
+
+#[test]
+fn mfa_code_is_read_from_stdin_without_taking_the_commands_input() {
+    let Some(w) = world() else { return };
+    // The first line is the code; the rest belongs to the command.
+    let out = w
+        .sentinel()
+        .args([
+            "exec",
+            "--profile",
+            "prod-mfa",
+            "--",
+            "sh",
+            "-c",
+            "read line; echo \"child read: $line\"",
+        ])
+        .write_stdin(format!("{MFA_CODE}\nfor the command\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "child read: for the command"
+    );
+    let assumes = w.sts.calls("AssumeRole");
+    assert_eq!(assumes.len(), 1, "{assumes:#?}");
+    assert!(assumes[0].contains(&format!("TokenCode={MFA_CODE}")));
+
+    // `credentials` (credential_process) too.
+    w.sts.clear();
+    let out = w
+        .sentinel()
+        .args(["credentials", "--profile", "prod-mfa"])
+        .write_stdin(format!("{MFA_CODE}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["Version"], 1);
+    assert!(w.sts.calls("AssumeRole")[0].contains(&format!("TokenCode={MFA_CODE}")));
+
+    // Nothing on stdin: refused with the ways to give the code.
+    w.sts.clear();
+    let out = w
+        .sentinel()
+        .args(["credentials", "--profile", "prod-mfa"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs an MFA code")
+            && err.contains("--mfa-token")
+            && err.contains("standard input"),
+        "{err}"
+    );
+    assert!(w.sts.calls("AssumeRole").is_empty());
+}

@@ -73,7 +73,8 @@ pub struct ExecArgs {
     /// duration_seconds, else 1h; capped by policy and STS).
     #[arg(long, value_parser = super::parse_duration)]
     duration: Option<Duration>,
-    /// MFA code when the profile has `mfa_serial` (else asked on a terminal).
+    /// MFA code when the profile has `mfa_serial` (else asked on a
+    /// terminal, or read from standard input).
     #[arg(long, value_name = "CODE")]
     mfa_token: Option<String>,
     /// Serve credentials to the child from a local endpoint that checks
