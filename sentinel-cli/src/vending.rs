@@ -125,6 +125,76 @@ pub async fn base_config(profile: &AwsProfile) -> SdkConfig {
 /// `credential_process` caller).
 const MFA_STDIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most `source_profile` hops followed when looking for sentinel itself.
+const MAX_SOURCE_HOPS: usize = 16;
+
+/// Refuses a profile whose base credentials come from sentinel itself: a
+/// `source_profile` (or one it chains to, or `[default]` when there is no
+/// source profile and no keys in the environment) whose
+/// `credential_process` runs sentinel would start sentinel again to load
+/// them, which would start it again, without end.
+async fn refuse_recursion(loader: &ProfileLoader, profile: &AwsProfile) -> Result<(), CliError> {
+    let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty());
+    let mut next = match &profile.source_profile {
+        Some(source) => Some(source.clone()),
+        None if !env_keys => Some("default".to_owned()),
+        None => None,
+    };
+    let exe = std::env::current_exe().ok();
+    let mut seen = Vec::new();
+    while let Some(name) = next.take() {
+        if seen.contains(&name) || seen.len() >= MAX_SOURCE_HOPS {
+            break;
+        }
+        // A missing or broken base profile is the SDK's to report.
+        let Ok(base) = loader.load(&name).await else {
+            break;
+        };
+        if let Some(command) = &base.credential_process
+            && runs_sentinel(command, exe.as_deref())
+        {
+            return Err(CliError::error(format!(
+                "profile \"{}\" would run sentinel again without end: its base credentials come from profile \"{name}\", whose credential_process runs sentinel ({command})",
+                profile.name
+            ))
+            .hint(format!(
+                "give profile \"{name}\" credentials of its own (access keys, SSO, another credential_process) in {}; `sentinel credentials` belongs in the profile you use, not in a source_profile",
+                loader.config_file().display()
+            )));
+        }
+        if base.role_arn.is_some() {
+            next = base.source_profile.clone();
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
+/// Whether the `credential_process` command line runs the sentinel binary
+/// `exe` (by file name, `sentinel` when unknown): as the program, or as
+/// `sentinel credentials` inside a wrapper (`sh -c "sentinel credentials
+/// ..."`).
+fn runs_sentinel(command: &str, exe: Option<&std::path::Path>) -> bool {
+    let name_of = |p: &str| {
+        std::path::Path::new(p)
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    let ours = exe
+        .and_then(|e| e.file_stem())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sentinel".to_owned());
+    let words: Vec<&str> = command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    let is_ours = |w: &str| name_of(w).is_some_and(|n| n == ours);
+    words.first().is_some_and(|w| is_ours(w))
+        || words
+            .windows(2)
+            .any(|pair| is_ours(pair[0]) && pair[1] == "credentials")
+}
+
 /// The MFA code: `--mfa-token`, else asked for on the terminal, else the
 /// first line of standard input.
 fn mfa_code(serial: &str, given: Option<&str>) -> Result<String, CliError> {
@@ -233,6 +303,8 @@ pub async fn prepare_with(
     profile
         .require_role()
         .map_err(|e| profile_error(e, Some(&loader)))?;
+
+    refuse_recursion(&loader, &profile).await?;
 
     let base = base_config(&profile).await;
     ctx.use_aws(base.clone());
@@ -414,6 +486,33 @@ pub fn failed(e: sentinel_vend::Error) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_processes_that_run_sentinel() {
+        let exe = std::path::Path::new("/usr/local/bin/sentinel");
+        for yes in [
+            "sentinel credentials --profile prod",
+            "/opt/bin/sentinel credentials --profile prod",
+            "\"/Program Files/sentinel.exe\" credentials --profile prod",
+            "sh -c \"exec sentinel credentials --profile prod\"",
+            "/usr/local/bin/sentinel",
+        ] {
+            assert!(runs_sentinel(yes, Some(exe)), "{yes}");
+        }
+        for no in [
+            "aws-vault export --format=json base",
+            "/opt/get-creds --vault sentinel",
+            "sentinel-helper credentials",
+            "",
+        ] {
+            assert!(!runs_sentinel(no, Some(exe)), "{no}");
+        }
+        // Renamed binary: its own name counts.
+        assert!(runs_sentinel(
+            "sntl credentials --profile p",
+            Some(std::path::Path::new("/x/sntl"))
+        ));
+    }
 
     #[test]
     fn refusals_name_the_rule() {
