@@ -37,9 +37,23 @@ struct Recorder {
     connections: Recorded,
 }
 
+/// Where a [`Recorder`] stops: once a client has sent `marker`, nothing
+/// more is passed on in either direction (a silent endpoint) and `ready`
+/// is created.
+#[derive(Clone)]
+struct Stall {
+    marker: &'static str,
+    ready: std::path::PathBuf,
+}
+
 impl Recorder {
     /// Proxies a new loopback port to `upstream` (`http://HOST:PORT`).
     fn start(upstream: &str) -> Self {
+        Self::start_with(upstream, None)
+    }
+
+    /// [`Recorder::start`], going silent as `stall` says.
+    fn start_with(upstream: &str, stall: Option<Stall>) -> Self {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -56,12 +70,19 @@ impl Recorder {
                 };
                 let record = Arc::new(Mutex::new(Vec::new()));
                 all.lock().unwrap().push(Arc::clone(&record));
+                let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 pipe(
                     client.try_clone().unwrap(),
                     server.try_clone().unwrap(),
                     Some(record),
+                    stall.clone().map(|s| (s, Arc::clone(&stalled))),
                 );
-                pipe(server, client, None);
+                pipe(
+                    server,
+                    client,
+                    None,
+                    stall.clone().map(|s| (s, Arc::clone(&stalled))),
+                );
             }
         });
         Self { url, connections }
@@ -97,8 +118,15 @@ impl Recorder {
     }
 }
 
-/// Copies `from` to `to` until either side closes, recording into `record`.
-fn pipe(mut from: TcpStream, mut to: TcpStream, record: Option<Arc<Mutex<Vec<u8>>>>) {
+/// Copies `from` to `to` until either side closes, recording into `record`
+/// and going silent (holding the connection) when `stall` says so.
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    record: Option<Arc<Mutex<Vec<u8>>>>,
+    stall: Option<(Stall, Arc<std::sync::atomic::AtomicBool>)>,
+) {
+    use std::sync::atomic::Ordering;
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -106,7 +134,21 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, record: Option<Arc<Mutex<Vec<u8>
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     if let Some(r) = &record {
-                        r.lock().unwrap().extend_from_slice(&buf[..n]);
+                        let mut r = r.lock().unwrap();
+                        r.extend_from_slice(&buf[..n]);
+                        if let Some((s, stalled)) = &stall
+                            && String::from_utf8_lossy(&r).contains(s.marker)
+                        {
+                            stalled.store(true, Ordering::SeqCst);
+                            std::fs::write(&s.ready, "").unwrap();
+                        }
+                    }
+                    if let Some((_, stalled)) = &stall
+                        && stalled.load(Ordering::SeqCst)
+                    {
+                        // Silent until the test ends.
+                        std::thread::sleep(TIMEOUT);
+                        break;
                     }
                     if to.write_all(&buf[..n]).is_err() {
                         break;
@@ -423,8 +465,14 @@ fn wait_for(path: &Path) {
 /// `signal` (`TERM`, `HUP`) and returns its output.
 fn signalled(w: &World, args: &[&str], ready: &Path, signal: &str) -> std::process::Output {
     let mut cmd = w.std_cmd();
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
+    cmd.args(args);
+    signal_when(cmd, ready, signal)
+}
+
+/// Runs `cmd` in the background; once `ready` exists sends it `signal`
+/// and returns its output.
+fn signal_when(mut cmd: std::process::Command, ready: &Path, signal: &str) -> std::process::Output {
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
@@ -552,4 +600,50 @@ fn mfa_code_is_read_from_stdin_without_taking_the_commands_input() {
         "{err}"
     );
     assert!(w.sts.calls("AssumeRole").is_empty());
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while the first credential fetch is still
+/// waiting for STS stops sentinel before the command starts, and the
+/// server session it had started is ended, not left active for 12 h.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_the_first_fetch_ends_the_session() {
+    let Some(w) = world() else { return };
+    let endpoint = w.home.endpoint.clone().unwrap();
+    for signal in ["INT", "TERM"] {
+        let ready = w.home.path(&format!("stalled-{signal}"));
+        // STS answers GetCallerIdentity, then goes silent on AssumeRole.
+        let sts = Recorder::start_with(
+            &endpoint,
+            Some(Stall {
+                marker: "Action=AssumeRole&",
+                ready: ready.clone(),
+            }),
+        );
+        let started = w.home.path(&format!("started-{signal}"));
+        let mut cmd = w.std_cmd();
+        cmd.env("AWS_ENDPOINT_URL_STS", &sts.url).args([
+            "exec",
+            "--server",
+            "--profile",
+            "prod",
+            "--",
+            "touch",
+            &started.display().to_string(),
+        ]);
+        let out = signal_when(cmd, &ready, signal);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "SIG{signal}: {err}");
+        assert!(
+            err.contains(&format!(
+                "stopped by SIG{signal} before the command started"
+            )),
+            "{err}"
+        );
+        assert!(!started.exists(), "the command ran");
+        let id = session_id(&err);
+        let s = w.server_session(&id);
+        assert_eq!(s["status"], "revoked", "SIG{signal}: {s}");
+    }
+    assert_eq!(w.active_sessions(), serde_json::json!([]));
 }

@@ -17,6 +17,8 @@
 //! Signals: Ctrl-C reaches the child through the terminal; SIGTERM and
 //! SIGHUP sent to sentinel itself are passed on to the child (unix).
 //! Either way sentinel keeps waiting for the child, so it can clean up.
+//! Any of them before the child starts (during the first fetch) stops
+//! sentinel, which ends the server session first.
 //! The child's exit code becomes sentinel's (a signal `n` becomes `128+n`).
 
 use std::process::{ExitCode, ExitStatus};
@@ -198,6 +200,10 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         None => ctx.sessions().await?,
     };
     let pipeline = vending::pipeline(ctx, prepared, Arc::clone(&sessions)).await?;
+    // Listen before the session exists: Ctrl-C or a SIGTERM from here on
+    // ends it instead of killing sentinel on the spot and leaving it
+    // active until it expires.
+    let mut signals = Forwarded::listen()?;
     let instance = sentinel_store::new_id()
         .map_err(|e| CliError::error(format!("cannot make a server instance id: {e}")))?;
     let session = pipeline
@@ -209,7 +215,7 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         )
         .await
         .map_err(vending::failed)?;
-    let ended = serve_session(args, prepared, pipeline, &session.id).await;
+    let ended = serve_session(args, prepared, pipeline, &session.id, &mut signals).await;
     end_session(&*sessions, &session.id, &prepared.caller.username, &ended).await;
     ended.map(|status| ExitCode::from(exit_code(status)))
 }
@@ -221,10 +227,8 @@ async fn serve_session(
     prepared: &Prepared,
     pipeline: sentinel_vend::Pipeline,
     id: &str,
+    signals: &mut Forwarded,
 ) -> Result<ExitStatus, CliError> {
-    // Listen first: a SIGTERM while the first fetch runs still ends the
-    // session instead of killing sentinel on the spot.
-    let mut signals = Forwarded::listen()?;
     let port = args.server_port.unwrap_or(0);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -290,7 +294,7 @@ async fn serve_session(
             (AWS_SENTINEL, args.profile.clone()),
         ];
         env.extend(region_vars(prepared));
-        run_child(&args.command, &env, &mut signals).await
+        run_child(&args.command, &env, signals).await
     }
     .await;
 
@@ -419,8 +423,11 @@ async fn run_child(
                     CliError::error(format!("cannot wait for \"{program}\": {e}"))
                 });
             }
-            _ = tokio::signal::ctrl_c() => {}
             signal = signals.recv() => {
+                if signal == INTERRUPT {
+                    // Ctrl-C reached the child through the terminal.
+                    continue;
+                }
                 if let Some(pid) = pid
                     && let Err(e) = forward(pid, signal)
                 {
@@ -434,19 +441,26 @@ async fn run_child(
     }
 }
 
-/// The signals sentinel passes on to the child: SIGTERM and SIGHUP (a
-/// `kill`, a supervisor stopping it, a closed terminal). Listening replaces
-/// their default action (ending sentinel at once) for the rest of the
-/// process, so sentinel can wait for the child and end its session.
+/// The signals that stop sentinel: SIGTERM and SIGHUP (a `kill`, a
+/// supervisor stopping it, a closed terminal), passed on to the child, and
+/// SIGINT (Ctrl-C), which the terminal already gives the child. Listening
+/// replaces their default action (ending sentinel at once) for the rest of
+/// the process, so sentinel can wait for the child and end its session;
+/// before the child starts, any of them stops sentinel cleanly.
 #[cfg(unix)]
 #[derive(Debug)]
 struct Forwarded {
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 type ForwardedSignal = rustix::process::Signal;
+
+/// Ctrl-C: not passed on (the terminal sends it to the child too).
+#[cfg(unix)]
+const INTERRUPT: ForwardedSignal = rustix::process::Signal::INT;
 
 #[cfg(unix)]
 impl Forwarded {
@@ -458,6 +472,7 @@ impl Forwarded {
         Ok(Self {
             term: listen(SignalKind::terminate())?,
             hup: listen(SignalKind::hangup())?,
+            int: listen(SignalKind::interrupt())?,
         })
     }
 
@@ -467,6 +482,7 @@ impl Forwarded {
         tokio::select! {
             Some(()) = self.term.recv() => Signal::TERM,
             Some(()) = self.hup.recv() => Signal::HUP,
+            Some(()) = self.int.recv() => Signal::INT,
             else => std::future::pending().await,
         }
     }
@@ -478,6 +494,7 @@ fn signal_name(signal: ForwardedSignal) -> &'static str {
     match signal {
         Signal::TERM => "SIGTERM",
         Signal::HUP => "SIGHUP",
+        Signal::INT => "SIGINT",
         _ => "a signal",
     }
 }
@@ -493,14 +510,19 @@ fn forward(pid: u32, signal: ForwardedSignal) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Elsewhere only Ctrl-C is handled (through the console).
+/// Elsewhere only Ctrl-C is handled (the console gives it to the child).
 #[cfg(not(unix))]
 #[derive(Debug)]
 struct Forwarded;
 
 #[cfg(not(unix))]
-#[derive(Debug, Clone, Copy)]
-enum ForwardedSignal {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ForwardedSignal {
+    Interrupt,
+}
+
+#[cfg(not(unix))]
+const INTERRUPT: ForwardedSignal = ForwardedSignal::Interrupt;
 
 #[cfg(not(unix))]
 impl Forwarded {
@@ -509,18 +531,21 @@ impl Forwarded {
     }
 
     async fn recv(&mut self) -> ForwardedSignal {
-        std::future::pending().await
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => ForwardedSignal::Interrupt,
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 
 #[cfg(not(unix))]
-fn signal_name(signal: ForwardedSignal) -> &'static str {
-    match signal {}
+fn signal_name(_signal: ForwardedSignal) -> &'static str {
+    "Ctrl-C"
 }
 
 #[cfg(not(unix))]
-fn forward(_pid: u32, signal: ForwardedSignal) -> std::io::Result<()> {
-    match signal {}
+fn forward(_pid: u32, _signal: ForwardedSignal) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn exit_code(status: std::process::ExitStatus) -> u8 {
@@ -592,5 +617,6 @@ mod tests {
         use rustix::process::Signal;
         assert_eq!(signal_name(Signal::TERM), "SIGTERM");
         assert_eq!(signal_name(Signal::HUP), "SIGHUP");
+        assert_eq!(signal_name(Signal::INT), "SIGINT");
     }
 }
