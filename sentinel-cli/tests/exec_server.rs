@@ -164,6 +164,7 @@ struct World {
     home: Home,
     alice: User,
     role_name: String,
+    role_arn: String,
     sts: Recorder,
 }
 
@@ -237,6 +238,7 @@ rules:
         home,
         alice,
         role_name,
+        role_arn,
         sts,
     })
 }
@@ -542,6 +544,152 @@ fn sighup_reaches_the_command_in_env_mode() {
         "HUP",
     );
     assert_eq!(out.status.code(), Some(129), "{}", stderr(&out));
+}
+
+/// What the command of `sentinel exec --server --profile served` sees
+/// with `default_config` in the config file's `[default]`,
+/// `credentials` appended to the credentials file and `env` set: for the
+/// aws CLI, then boto3, the caller ARN and the region (and the CLI's
+/// `max_attempts` from the config file). The served profile has region
+/// eu-west-2 and `output = text`, `[default]` region us-west-1.
+fn child_sees(
+    w: &World,
+    default_config: &str,
+    credentials: &str,
+    env: &[(&str, &str)],
+) -> Vec<String> {
+    let config = w.home.path("aws/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[default]\nregion = us-west-1\n{default_config}\n\n\
+         [profile served]\nrole_arn = {}\nsource_profile = alice-base\nregion = eu-west-2\noutput = text\n",
+        w.role_arn
+    ));
+    std::fs::write(&config, text).unwrap();
+    let creds = w.home.path("aws/credentials");
+    let mut text = std::fs::read_to_string(&creds).unwrap();
+    text.push_str(&format!("\n{credentials}\n"));
+    std::fs::write(&creds, text).unwrap();
+
+    let boto = "import boto3; s = boto3.Session(); \
+                print(s.client('sts').get_caller_identity()['Arn']); print(s.region_name)";
+    let script = format!(
+        "set -e; aws sts get-caller-identity --query Arn; aws configure get region; \
+         aws configure get max_attempts || echo none; python3 -c \"{boto}\""
+    );
+    let mut c = w.sentinel();
+    c.envs(env.iter().copied()).args([
+        "exec",
+        "--server",
+        "--profile",
+        "served",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The command's aws CLI and boto3 both ran as the served role, in the
+/// served profile's region, with the CLI's output setting kept.
+fn served_role(w: &World, seen: &[String], max_attempts: &str) {
+    assert_eq!(seen.len(), 5, "{seen:#?}");
+    let role = format!(":assumed-role/{}/sentinel-", w.role_name);
+    // `output = text`: the ARN unquoted.
+    assert!(
+        seen[0].starts_with("arn:aws:sts::") && seen[0].contains(&role),
+        "{seen:#?}"
+    );
+    assert_eq!(seen[1], "eu-west-2", "{seen:#?}");
+    assert_eq!(seen[2], max_attempts, "{seen:#?}");
+    assert!(seen[3].contains(&role), "{seen:#?}");
+    assert_eq!(seen[4], "eu-west-2", "{seen:#?}");
+}
+
+#[test]
+fn command_is_served_the_role_over_default_static_keys() {
+    let Some(w) = world() else { return };
+    let keys = format!(
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
+        w.alice.access_key, w.alice.secret_key
+    );
+    let seen = child_sees(&w, "max_attempts = 4", &keys, &[]);
+    served_role(&w, &seen, "4");
+}
+
+#[test]
+fn command_is_served_the_role_over_a_default_credential_process() {
+    let Some(w) = world() else { return };
+    let script = w.home.path("creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho '{{\"Version\": 1, \"AccessKeyId\": \"{}\", \"SecretAccessKey\": \"{}\"}}'\n",
+            w.alice.access_key, w.alice.secret_key
+        ),
+    )
+    .unwrap();
+    let seen = child_sees(
+        &w,
+        &format!("credential_process = sh {}", script.display()),
+        "",
+        &[],
+    );
+    served_role(&w, &seen, "none");
+}
+
+#[test]
+fn command_is_served_the_role_over_default_sso() {
+    let Some(w) = world() else { return };
+    let sso = "sso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n\
+               sso_account_id = 123456789012\nsso_role_name = Dev";
+    let seen = child_sees(&w, sso, "", &[]);
+    served_role(&w, &seen, "none");
+}
+
+#[test]
+fn command_is_served_the_role_over_web_identity() {
+    let Some(w) = world() else { return };
+    let endpoint = w.home.endpoint.clone().unwrap();
+    let (_, web_role) = common::trusting_role(&endpoint, "web-identity");
+    let token = w.home.path("token");
+    std::fs::write(&token, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9.").unwrap();
+    let token = token.display().to_string();
+    let seen = child_sees(
+        &w,
+        "",
+        "",
+        &[
+            ("AWS_ROLE_ARN", &web_role),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", &token),
+            ("AWS_ROLE_SESSION_NAME", "ci"),
+        ],
+    );
+    served_role(&w, &seen, "none");
+}
+
+#[test]
+fn command_is_served_the_role_with_aws_profile_set() {
+    let Some(w) = world() else { return };
+    let config = w.home.path("aws/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[profile tools]\nregion = ap-south-1\nmax_attempts = 9\n");
+    std::fs::write(&config, text).unwrap();
+    let keys = format!(
+        "[tools]\naws_access_key_id = {}\naws_secret_access_key = {}",
+        w.alice.access_key, w.alice.secret_key
+    );
+    // AWS_PROFILE's settings are kept (max_attempts), the served
+    // profile's win (region), its keys are not.
+    let seen = child_sees(&w, "", &keys, &[("AWS_PROFILE", "tools")]);
+    served_role(&w, &seen, "9");
 }
 
 #[test]
