@@ -13,8 +13,9 @@
 //! The same base configuration serves the stores (SSM policies, DynamoDB
 //! state), for the same reason.
 //!
-//! **MFA.** For a profile with `mfa_serial`, one code is asked for (or
-//! taken from `--mfa-token`). One-shot vending ([`MfaUse::AssumeRole`]:
+//! **MFA.** For a profile with `mfa_serial`, one code is taken from
+//! `--mfa-token`, else asked for on the terminal, else read from the first
+//! line of standard input. One-shot vending ([`MfaUse::AssumeRole`]:
 //! `credentials`, `exec` without `--server`) sends it with the one
 //! AssumeRole. A credential server re-issues credentials for hours and a
 //! code works only once, so it ([`MfaUse::Session`]) exchanges the code
@@ -119,31 +120,159 @@ pub async fn base_config(profile: &AwsProfile) -> SdkConfig {
     loader.load().await
 }
 
-/// The MFA code: `--mfa-token`, else a prompt when stdin is a terminal.
+/// How long the MFA code may take to arrive on standard input when it is
+/// not a terminal (a pipe nobody writes to must not hang a
+/// `credential_process` caller).
+const MFA_STDIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most `source_profile` hops followed when looking for sentinel itself.
+const MAX_SOURCE_HOPS: usize = 16;
+
+/// Refuses a profile whose base credentials come from sentinel itself: a
+/// `source_profile` (or one it chains to, or `[default]` when there is no
+/// source profile and no keys in the environment) whose
+/// `credential_process` runs sentinel would start sentinel again to load
+/// them, which would start it again, without end.
+async fn refuse_recursion(loader: &ProfileLoader, profile: &AwsProfile) -> Result<(), CliError> {
+    let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty());
+    let mut next = match &profile.source_profile {
+        Some(source) => Some(source.clone()),
+        None if !env_keys => Some("default".to_owned()),
+        None => None,
+    };
+    let exe = std::env::current_exe().ok();
+    let mut seen = Vec::new();
+    while let Some(name) = next.take() {
+        if seen.contains(&name) || seen.len() >= MAX_SOURCE_HOPS {
+            break;
+        }
+        // A missing or broken base profile is the SDK's to report.
+        let Ok(base) = loader.load(&name).await else {
+            break;
+        };
+        if let Some(command) = &base.credential_process
+            && runs_sentinel(command, exe.as_deref())
+        {
+            return Err(CliError::error(format!(
+                "profile \"{}\" would run sentinel again without end: its base credentials come from profile \"{name}\", whose credential_process runs sentinel ({command})",
+                profile.name
+            ))
+            .hint(format!(
+                "give profile \"{name}\" credentials of its own (access keys, SSO, another credential_process) in {}; `sentinel credentials` belongs in the profile you use, not in a source_profile",
+                loader.config_file().display()
+            )));
+        }
+        if base.role_arn.is_some() {
+            next = base.source_profile.clone();
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
+/// Whether the `credential_process` command line runs the sentinel binary
+/// `exe` (by file name, `sentinel` when unknown): as the program, or as
+/// `sentinel credentials` inside a wrapper (`sh -c "sentinel credentials
+/// ..."`).
+fn runs_sentinel(command: &str, exe: Option<&std::path::Path>) -> bool {
+    let name_of = |p: &str| {
+        std::path::Path::new(p)
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    let ours = exe
+        .and_then(|e| e.file_stem())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sentinel".to_owned());
+    let words: Vec<&str> = command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    let is_ours = |w: &str| name_of(w).is_some_and(|n| n == ours);
+    words.first().is_some_and(|w| is_ours(w))
+        || words
+            .windows(2)
+            .any(|pair| is_ours(pair[0]) && pair[1] == "credentials")
+}
+
+/// The MFA code: `--mfa-token`, else asked for on the terminal, else the
+/// first line of standard input.
 fn mfa_code(serial: &str, given: Option<&str>) -> Result<String, CliError> {
     if let Some(code) = given {
         return Ok(code.trim().to_owned());
     }
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(CliError::error(format!(
-            "the profile needs an MFA code for {serial} and there is no terminal to ask on"
-        ))
-        .hint("pass --mfa-token CODE"));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "MFA code for {serial}: ");
-    let _ = err.flush();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::error(format!("cannot read the MFA code: {e}")))?;
+    let line = if stdin.is_terminal() {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "MFA code for {serial}: ");
+        let _ = err.flush();
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::error(format!("cannot read the MFA code: {e}")))?;
+        line
+    } else {
+        read_stdin_line(MFA_STDIN_TIMEOUT).map_err(|e| {
+            CliError::error(format!("the profile needs an MFA code for {serial}: {e}"))
+                .hint("pass --mfa-token CODE, or the code on a line of standard input")
+        })?
+    };
     let code = line.trim().to_owned();
     if code.is_empty() {
-        return Err(CliError::error("no MFA code entered").hint("pass --mfa-token CODE"));
+        return Err(CliError::error(format!("no MFA code entered for {serial}"))
+            .hint("pass --mfa-token CODE, or the code on a line of standard input"));
     }
     Ok(code)
+}
+
+/// Longest line read as an MFA code.
+const MAX_MFA_LINE: usize = 64;
+
+/// The first line of standard input, read a byte at a time so nothing
+/// after it is taken from a command that inherits the rest (`exec`).
+#[cfg(unix)]
+fn read_line_unbuffered() -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < MAX_MFA_LINE {
+        match rustix::io::read(rustix::stdio::stdin(), &mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+#[cfg(not(unix))]
+fn read_line_unbuffered() -> std::io::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line)
+}
+
+/// The first line of standard input (not a terminal), within `timeout`.
+fn read_stdin_line(timeout: Duration) -> Result<String, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A blocked read cannot be cancelled: the thread is left behind on a
+    // timeout, and the process exits with the error soon after.
+    std::thread::spawn(move || {
+        let _ = tx.send(read_line_unbuffered());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(line)) if line.trim().is_empty() => {
+            Err("there is no terminal to ask on and standard input has no code".to_owned())
+        }
+        Ok(Ok(line)) => Ok(line),
+        Ok(Err(e)) => Err(format!("cannot read standard input: {e}")),
+        Err(_) => Err(format!(
+            "there is no terminal to ask on and no code arrived on standard input within {}s",
+            timeout.as_secs()
+        )),
+    }
 }
 
 /// Loads `--profile`, the base credentials and the caller; installs the
@@ -174,6 +303,8 @@ pub async fn prepare_with(
     profile
         .require_role()
         .map_err(|e| profile_error(e, Some(&loader)))?;
+
+    refuse_recursion(&loader, &profile).await?;
 
     let base = base_config(&profile).await;
     ctx.use_aws(base.clone());
@@ -286,7 +417,7 @@ pub async fn pipeline(
     if let Some(dir) = log_path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        sentinel_store::private_dir(dir).map_err(|e| {
             CliError::error(format!(
                 "cannot create the decision log directory {}: {e}",
                 dir.display()
@@ -354,6 +485,33 @@ pub fn failed(e: sentinel_vend::Error) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_processes_that_run_sentinel() {
+        let exe = std::path::Path::new("/usr/local/bin/sentinel");
+        for yes in [
+            "sentinel credentials --profile prod",
+            "/opt/bin/sentinel credentials --profile prod",
+            "\"/Program Files/sentinel.exe\" credentials --profile prod",
+            "sh -c \"exec sentinel credentials --profile prod\"",
+            "/usr/local/bin/sentinel",
+        ] {
+            assert!(runs_sentinel(yes, Some(exe)), "{yes}");
+        }
+        for no in [
+            "aws-vault export --format=json base",
+            "/opt/get-creds --vault sentinel",
+            "sentinel-helper credentials",
+            "",
+        ] {
+            assert!(!runs_sentinel(no, Some(exe)), "{no}");
+        }
+        // Renamed binary: its own name counts.
+        assert!(runs_sentinel(
+            "sntl credentials --profile p",
+            Some(std::path::Path::new("/x/sntl"))
+        ));
+    }
 
     #[test]
     fn refusals_name_the_rule() {

@@ -452,3 +452,63 @@ fn credential_commands_need_their_arguments() {
     usage_error(&["whoami", "extra"], "unexpected argument");
     usage_error(&["whoami", "--user", "x"], "unexpected argument");
 }
+
+/// A source_profile whose credential_process runs sentinel itself is
+/// refused before anything runs it (else each sentinel would start
+/// another, without end). The `sentinel` here is a stand-in script that
+/// only records that it ran.
+#[cfg(unix)]
+#[test]
+fn a_source_profile_that_runs_sentinel_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = Home::new();
+    let bin = home.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let ran = home.path("ran");
+    let stand_in = bin.join("sentinel");
+    std::fs::write(
+        &stand_in,
+        format!("#!/bin/sh\ntouch \"{}\"\nexit 1\n", ran.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(home.path("aws")).unwrap();
+    std::fs::write(
+        home.path("aws/config"),
+        format!(
+            "[profile prod]\nrole_arn = arn:aws:iam::123456789012:role/Prod\nsource_profile = hop\n\n\
+             [profile hop]\nrole_arn = arn:aws:iam::123456789012:role/Hop\nsource_profile = base\n\n\
+             [profile base]\ncredential_process = {} credentials --profile prod\n\n\
+             [profile solo]\nrole_arn = arn:aws:iam::123456789012:role/Solo\n\n\
+             [default]\ncredential_process = sh -c \"sentinel credentials --profile solo\"\n",
+            stand_in.display()
+        ),
+    )
+    .unwrap();
+    for (profile, base) in [("prod", "base"), ("solo", "default")] {
+        for args in [
+            &["credentials", "--profile", profile][..],
+            &["exec", "--profile", profile, "--", "true"],
+            &["exec", "--server", "--profile", profile, "--", "true"],
+        ] {
+            let out = home
+                .cmd()
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .args(args)
+                .timeout(std::time::Duration::from_secs(60))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "profile \"{profile}\" would run sentinel again without end"
+                )) && err.contains(&format!(
+                    "profile \"{base}\", whose credential_process runs sentinel"
+                )) && err.contains(&format!("give profile \"{base}\" credentials of its own")),
+                "{args:?}: {err}"
+            );
+            assert!(!ran.exists(), "{args:?}: the credential_process ran");
+        }
+    }
+}

@@ -37,9 +37,23 @@ struct Recorder {
     connections: Recorded,
 }
 
+/// Where a [`Recorder`] stops: once a client has sent `marker`, nothing
+/// more is passed on in either direction (a silent endpoint) and `ready`
+/// is created.
+#[derive(Clone)]
+struct Stall {
+    marker: &'static str,
+    ready: std::path::PathBuf,
+}
+
 impl Recorder {
     /// Proxies a new loopback port to `upstream` (`http://HOST:PORT`).
     fn start(upstream: &str) -> Self {
+        Self::start_with(upstream, None)
+    }
+
+    /// [`Recorder::start`], going silent as `stall` says.
+    fn start_with(upstream: &str, stall: Option<Stall>) -> Self {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -56,12 +70,19 @@ impl Recorder {
                 };
                 let record = Arc::new(Mutex::new(Vec::new()));
                 all.lock().unwrap().push(Arc::clone(&record));
+                let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 pipe(
                     client.try_clone().unwrap(),
                     server.try_clone().unwrap(),
                     Some(record),
+                    stall.clone().map(|s| (s, Arc::clone(&stalled))),
                 );
-                pipe(server, client, None);
+                pipe(
+                    server,
+                    client,
+                    None,
+                    stall.clone().map(|s| (s, Arc::clone(&stalled))),
+                );
             }
         });
         Self { url, connections }
@@ -97,8 +118,15 @@ impl Recorder {
     }
 }
 
-/// Copies `from` to `to` until either side closes, recording into `record`.
-fn pipe(mut from: TcpStream, mut to: TcpStream, record: Option<Arc<Mutex<Vec<u8>>>>) {
+/// Copies `from` to `to` until either side closes, recording into `record`
+/// and going silent (holding the connection) when `stall` says so.
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    record: Option<Arc<Mutex<Vec<u8>>>>,
+    stall: Option<(Stall, Arc<std::sync::atomic::AtomicBool>)>,
+) {
+    use std::sync::atomic::Ordering;
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -106,7 +134,21 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, record: Option<Arc<Mutex<Vec<u8>
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     if let Some(r) = &record {
-                        r.lock().unwrap().extend_from_slice(&buf[..n]);
+                        let mut r = r.lock().unwrap();
+                        r.extend_from_slice(&buf[..n]);
+                        if let Some((s, stalled)) = &stall
+                            && String::from_utf8_lossy(&r).contains(s.marker)
+                        {
+                            stalled.store(true, Ordering::SeqCst);
+                            std::fs::write(&s.ready, "").unwrap();
+                        }
+                    }
+                    if let Some((_, stalled)) = &stall
+                        && stalled.load(Ordering::SeqCst)
+                    {
+                        // Silent until the test ends.
+                        std::thread::sleep(TIMEOUT);
+                        break;
                     }
                     if to.write_all(&buf[..n]).is_err() {
                         break;
@@ -122,6 +164,7 @@ struct World {
     home: Home,
     alice: User,
     role_name: String,
+    role_arn: String,
     sts: Recorder,
 }
 
@@ -195,6 +238,7 @@ rules:
         home,
         alice,
         role_name,
+        role_arn,
         sts,
     })
 }
@@ -423,8 +467,14 @@ fn wait_for(path: &Path) {
 /// `signal` (`TERM`, `HUP`) and returns its output.
 fn signalled(w: &World, args: &[&str], ready: &Path, signal: &str) -> std::process::Output {
     let mut cmd = w.std_cmd();
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
+    cmd.args(args);
+    signal_when(cmd, ready, signal)
+}
+
+/// Runs `cmd` in the background; once `ready` exists sends it `signal`
+/// and returns its output.
+fn signal_when(mut cmd: std::process::Command, ready: &Path, signal: &str) -> std::process::Output {
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
@@ -494,4 +544,254 @@ fn sighup_reaches_the_command_in_env_mode() {
         "HUP",
     );
     assert_eq!(out.status.code(), Some(129), "{}", stderr(&out));
+}
+
+/// What the command of `sentinel exec --server --profile served` sees
+/// with `default_config` in the config file's `[default]`,
+/// `credentials` appended to the credentials file and `env` set: for the
+/// aws CLI, then boto3, the caller ARN and the region (and the CLI's
+/// `max_attempts` from the config file). The served profile has region
+/// eu-west-2 and `output = text`, `[default]` region us-west-1.
+fn child_sees(
+    w: &World,
+    default_config: &str,
+    credentials: &str,
+    env: &[(&str, &str)],
+) -> Vec<String> {
+    let config = w.home.path("aws/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[default]\nregion = us-west-1\n{default_config}\n\n\
+         [profile served]\nrole_arn = {}\nsource_profile = alice-base\nregion = eu-west-2\noutput = text\n",
+        w.role_arn
+    ));
+    std::fs::write(&config, text).unwrap();
+    let creds = w.home.path("aws/credentials");
+    let mut text = std::fs::read_to_string(&creds).unwrap();
+    text.push_str(&format!("\n{credentials}\n"));
+    std::fs::write(&creds, text).unwrap();
+
+    let boto = "import boto3; s = boto3.Session(); \
+                print(s.client('sts').get_caller_identity()['Arn']); print(s.region_name)";
+    let script = format!(
+        "set -e; aws sts get-caller-identity --query Arn; aws configure get region; \
+         aws configure get max_attempts || echo none; python3 -c \"{boto}\""
+    );
+    let mut c = w.sentinel();
+    c.envs(env.iter().copied()).args([
+        "exec",
+        "--server",
+        "--profile",
+        "served",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The command's aws CLI and boto3 both ran as the served role, in the
+/// served profile's region, with the CLI's output setting kept.
+fn served_role(w: &World, seen: &[String], max_attempts: &str) {
+    assert_eq!(seen.len(), 5, "{seen:#?}");
+    let role = format!(":assumed-role/{}/sentinel-", w.role_name);
+    // `output = text`: the ARN unquoted.
+    assert!(
+        seen[0].starts_with("arn:aws:sts::") && seen[0].contains(&role),
+        "{seen:#?}"
+    );
+    assert_eq!(seen[1], "eu-west-2", "{seen:#?}");
+    assert_eq!(seen[2], max_attempts, "{seen:#?}");
+    assert!(seen[3].contains(&role), "{seen:#?}");
+    assert_eq!(seen[4], "eu-west-2", "{seen:#?}");
+}
+
+#[test]
+fn command_is_served_the_role_over_default_static_keys() {
+    let Some(w) = world() else { return };
+    let keys = format!(
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
+        w.alice.access_key, w.alice.secret_key
+    );
+    let seen = child_sees(&w, "max_attempts = 4", &keys, &[]);
+    served_role(&w, &seen, "4");
+}
+
+#[test]
+fn command_is_served_the_role_over_a_default_credential_process() {
+    let Some(w) = world() else { return };
+    let script = w.home.path("creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho '{{\"Version\": 1, \"AccessKeyId\": \"{}\", \"SecretAccessKey\": \"{}\"}}'\n",
+            w.alice.access_key, w.alice.secret_key
+        ),
+    )
+    .unwrap();
+    let seen = child_sees(
+        &w,
+        &format!("credential_process = sh {}", script.display()),
+        "",
+        &[],
+    );
+    served_role(&w, &seen, "none");
+}
+
+#[test]
+fn command_is_served_the_role_over_default_sso() {
+    let Some(w) = world() else { return };
+    let sso = "sso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n\
+               sso_account_id = 123456789012\nsso_role_name = Dev";
+    let seen = child_sees(&w, sso, "", &[]);
+    served_role(&w, &seen, "none");
+}
+
+#[test]
+fn command_is_served_the_role_over_web_identity() {
+    let Some(w) = world() else { return };
+    let endpoint = w.home.endpoint.clone().unwrap();
+    let (_, web_role) = common::trusting_role(&endpoint, "web-identity");
+    let token = w.home.path("token");
+    std::fs::write(&token, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9.").unwrap();
+    let token = token.display().to_string();
+    let seen = child_sees(
+        &w,
+        "",
+        "",
+        &[
+            ("AWS_ROLE_ARN", &web_role),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", &token),
+            ("AWS_ROLE_SESSION_NAME", "ci"),
+        ],
+    );
+    served_role(&w, &seen, "none");
+}
+
+#[test]
+fn command_is_served_the_role_with_aws_profile_set() {
+    let Some(w) = world() else { return };
+    let config = w.home.path("aws/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[profile tools]\nregion = ap-south-1\nmax_attempts = 9\n");
+    std::fs::write(&config, text).unwrap();
+    let keys = format!(
+        "[tools]\naws_access_key_id = {}\naws_secret_access_key = {}",
+        w.alice.access_key, w.alice.secret_key
+    );
+    // AWS_PROFILE's settings are kept (max_attempts), the served
+    // profile's win (region), its keys are not.
+    let seen = child_sees(&w, "", &keys, &[("AWS_PROFILE", "tools")]);
+    served_role(&w, &seen, "9");
+}
+
+#[test]
+fn mfa_code_is_read_from_stdin_without_taking_the_commands_input() {
+    let Some(w) = world() else { return };
+    // The first line is the code; the rest belongs to the command.
+    let out = w
+        .sentinel()
+        .args([
+            "exec",
+            "--profile",
+            "prod-mfa",
+            "--",
+            "sh",
+            "-c",
+            "read line; echo \"child read: $line\"",
+        ])
+        .write_stdin(format!("{MFA_CODE}\nfor the command\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "child read: for the command"
+    );
+    let assumes = w.sts.calls("AssumeRole");
+    assert_eq!(assumes.len(), 1, "{assumes:#?}");
+    assert!(assumes[0].contains(&format!("TokenCode={MFA_CODE}")));
+
+    // `credentials` (credential_process) too.
+    w.sts.clear();
+    let out = w
+        .sentinel()
+        .args(["credentials", "--profile", "prod-mfa"])
+        .write_stdin(format!("{MFA_CODE}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["Version"], 1);
+    assert!(w.sts.calls("AssumeRole")[0].contains(&format!("TokenCode={MFA_CODE}")));
+
+    // Nothing on stdin: refused with the ways to give the code.
+    w.sts.clear();
+    let out = w
+        .sentinel()
+        .args(["credentials", "--profile", "prod-mfa"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs an MFA code")
+            && err.contains("--mfa-token")
+            && err.contains("standard input"),
+        "{err}"
+    );
+    assert!(w.sts.calls("AssumeRole").is_empty());
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while the first credential fetch is still
+/// waiting for STS stops sentinel before the command starts, and the
+/// server session it had started is ended, not left active for 12 h.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_the_first_fetch_ends_the_session() {
+    let Some(w) = world() else { return };
+    let endpoint = w.home.endpoint.clone().unwrap();
+    for signal in ["INT", "TERM"] {
+        let ready = w.home.path(&format!("stalled-{signal}"));
+        // STS answers GetCallerIdentity, then goes silent on AssumeRole.
+        let sts = Recorder::start_with(
+            &endpoint,
+            Some(Stall {
+                marker: "Action=AssumeRole&",
+                ready: ready.clone(),
+            }),
+        );
+        let started = w.home.path(&format!("started-{signal}"));
+        let mut cmd = w.std_cmd();
+        cmd.env("AWS_ENDPOINT_URL_STS", &sts.url).args([
+            "exec",
+            "--server",
+            "--profile",
+            "prod",
+            "--",
+            "touch",
+            &started.display().to_string(),
+        ]);
+        let out = signal_when(cmd, &ready, signal);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "SIG{signal}: {err}");
+        assert!(
+            err.contains(&format!(
+                "stopped by SIG{signal} before the command started"
+            )),
+            "{err}"
+        );
+        assert!(!started.exists(), "the command ran");
+        let id = session_id(&err);
+        let s = w.server_session(&id);
+        assert_eq!(s["status"], "revoked", "SIG{signal}: {s}");
+    }
+    assert_eq!(w.active_sessions(), serde_json::json!([]));
 }

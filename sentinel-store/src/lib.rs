@@ -3,6 +3,7 @@
 
 mod check;
 mod clock;
+mod dir;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 mod error;
@@ -13,5 +14,6 @@ pub mod sqlite;
 
 pub use check::{MAX_NAME_LEN, check_name, check_text, new_id};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dir::private_dir;
 pub use error::{Error, Result};
 pub use page::{Cursor, Listed, newest_first, page_size, paginate};

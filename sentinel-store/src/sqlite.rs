@@ -184,7 +184,7 @@ fn open_reader(path: &Path) -> Result<Connection> {
 
 fn open_blocking(path: &Path, migrations: &[&str]) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::private_dir(dir)
             .map_err(|e| Error::backend("sqlite", format!("creating {}: {e}", dir.display())))?;
     }
     if !path.exists() {
@@ -260,6 +260,19 @@ mod tests {
         "ALTER TABLE t ADD COLUMN note TEXT;",
     ];
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_open_state_directory_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("sentinel");
+        std::fs::create_dir(&state).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Database::open(&state.join("state.db"), V1).await.unwrap();
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
     #[tokio::test]
     async fn migrates_forward_and_refuses_newer_schemas() {
         let dir = tempfile::tempdir().unwrap();
@@ -270,6 +283,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let mode = std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
         }
         db.call(|c| {
             c.execute("INSERT INTO t (id) VALUES ('a')", [])

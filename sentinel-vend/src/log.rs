@@ -552,8 +552,10 @@ impl fmt::Debug for DecisionLog {
 impl DecisionLog {
     /// Opens (or creates) an append-only log file and continues its chain.
     ///
-    /// Missing parent directories are created (mode 0700 on Unix) and a new
-    /// file is created with mode 0600. The last line of an existing file is
+    /// Missing parent directories are created (mode 0700 on Unix), an
+    /// existing parent others can read is tightened (see
+    /// [`sentinel_store::private_dir`]) and a new file is created with mode
+    /// 0600. The last line of an existing file is
     /// read to continue the chain; a file whose last line is not a chained
     /// record is refused with [`LogError::Corrupt`]. Blocking: call it at
     /// start-up or from `spawn_blocking`.
@@ -564,11 +566,7 @@ impl DecisionLog {
             source,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(parent).map_err(open_err)?;
+            sentinel_store::private_dir(parent).map_err(open_err)?;
         }
         let mut options = OpenOptions::new();
         options.read(true).append(true).create(true);

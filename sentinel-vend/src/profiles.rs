@@ -476,6 +476,53 @@ impl ProfileLoader {
         Ok(names(&self.parse().await?))
     }
 
+    /// An AWS config file for a program that must take its credentials
+    /// from elsewhere (a container credentials endpoint, environment
+    /// variables): one `[default]` profile with only the non-credential
+    /// settings ([`CLIENT_SETTINGS`]: region, output, retries, endpoints,
+    /// ...) of the profiles `names`, a later profile's value replacing an
+    /// earlier one's, and the `[services NAME]` section its `services`
+    /// setting names. Keys, `credential_process`, `role_arn`,
+    /// `source_profile`, SSO and web identity settings are left out, so no
+    /// SDK finds credentials in it. A name without a profile adds nothing.
+    pub async fn client_config(&self, names: &[&str]) -> Result<String> {
+        let set = self.parse().await?;
+        let mut settings: Vec<(&str, &str)> = Vec::new();
+        for profile in names.iter().filter_map(|n| set.get_profile(n)) {
+            for key in CLIENT_SETTINGS {
+                if let Some(value) = profile.get(key) {
+                    settings.retain(|(k, _)| k != key);
+                    settings.push((key, value));
+                }
+            }
+        }
+        let mut out = String::from(
+            "# Written by Sentinel for a child process: non-credential settings only.\n[default]\n",
+        );
+        for (key, value) in &settings {
+            let mut lines = value.trim_start_matches('\n').lines();
+            if value.starts_with('\n') {
+                // A nested setting (`s3 =` and indented sub-settings).
+                out.push_str(&format!("{key} =\n"));
+            } else {
+                out.push_str(&format!("{key} = {}\n", lines.next().unwrap_or_default()));
+            }
+            for line in lines {
+                out.push_str(&format!("  {}\n", line.trim()));
+            }
+        }
+        let services = settings
+            .iter()
+            .find(|(k, _)| *k == "services")
+            .map(|(_, v)| v.trim());
+        if let Some(name) = services
+            && let Some(text) = read_optional("config", &self.config_file).await?
+        {
+            out.push_str(&services_section(&text, name));
+        }
+        Ok(out)
+    }
+
     async fn parse(&self) -> Result<ProfileSet> {
         let config = read_optional("config", &self.config_file).await?;
         let credentials = read_optional("credentials", &self.credentials_file).await?;
@@ -510,6 +557,67 @@ impl ProfileLoader {
                 message,
             })
     }
+}
+
+/// The profile settings [`ProfileLoader::client_config`] keeps: how a
+/// client talks to AWS, never where its credentials come from.
+pub const CLIENT_SETTINGS: &[&str] = &[
+    "region",
+    "output",
+    "retry_mode",
+    "max_attempts",
+    "ca_bundle",
+    "endpoint_url",
+    "ignore_configured_endpoint_urls",
+    "services",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
+    "sts_regional_endpoints",
+    "s3",
+    "api_versions",
+    "defaults_mode",
+    "parameter_validation",
+    "tcp_keepalive",
+    "endpoint_discovery_enabled",
+    "request_checksum_calculation",
+    "response_checksum_validation",
+    "request_min_compression_size_bytes",
+    "disable_request_compression",
+    "sigv4a_signing_region_set",
+    "auth_scheme_preference",
+    "sdk_ua_app_id",
+    "cli_pager",
+    "cli_timestamp_format",
+    "cli_binary_format",
+    "cli_auto_prompt",
+    "cli_history",
+    "cli_follow_urlparam",
+];
+
+/// The `[services NAME]` section of the config file `text`, as written
+/// (empty when there is none).
+fn services_section(text: &str, name: &str) -> String {
+    let header = |line: &str| {
+        line.trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    let wanted = format!("services {name}");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if let Some(h) = header(line) {
+            inside = h == wanted;
+            if inside {
+                out.push_str(&format!("\n[{wanted}]\n"));
+            }
+        } else if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Loads profile `name` from the files named by the process environment

@@ -221,3 +221,85 @@ async fn non_utf8_file_is_an_error() {
     let err = l.load("p").await.unwrap_err();
     assert!(err.to_string().contains("UTF-8"), "{err}");
 }
+
+#[tokio::test]
+async fn client_config_keeps_only_non_credential_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[default]
+region = us-east-1
+output = text
+credential_process = /bin/echo secret-process
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 123456789012
+sso_role_name = Dev
+role_arn = arn:aws:iam::123456789012:role/Web
+web_identity_token_file = /var/run/token
+retry_mode = adaptive
+max_attempts = 7
+
+[profile ops]
+role_arn = arn:aws:iam::123456789012:role/Ops
+source_profile = base
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+external_id = s3cr3t-external
+region = eu-west-2
+services = local
+s3 =
+  addressing_style = path
+
+[services local]
+sts =
+  endpoint_url = http://127.0.0.1:1
+
+[services other]
+sts =
+  endpoint_url = http://127.0.0.1:2
+"#;
+    let credentials = "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = verysecret\nregion = ap-south-1\n";
+    let l = loader(dir.path(), Some(config), Some(credentials));
+    let text = l
+        .client_config(&["default", "ops", "missing"])
+        .await
+        .unwrap();
+    for secret in [
+        "AKIDEXAMPLE",
+        "verysecret",
+        "secret-process",
+        "sso_",
+        "role_arn",
+        "web_identity",
+        "source_profile",
+        "mfa_serial",
+        "s3cr3t",
+        "127.0.0.1:2",
+    ] {
+        assert!(!text.contains(secret), "{secret} in:\n{text}");
+    }
+    // The later profile wins; the others' settings stay.
+    assert!(text.contains("region = eu-west-2\n"), "{text}");
+    assert!(!text.contains("us-east-1"), "{text}");
+    for kept in [
+        "output = text\n",
+        "retry_mode = adaptive\n",
+        "max_attempts = 7\n",
+        "s3 =\n  addressing_style = path\n",
+        "services = local\n",
+        "[services local]\nsts =\n  endpoint_url = http://127.0.0.1:1\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} not in:\n{text}");
+    }
+
+    // What the SDK reads back from it: one default profile, no credentials.
+    let out = dir.path().join("child");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("config"), &text).unwrap();
+    let child = ProfileLoader::new(out.join("config"), out.join("credentials"));
+    assert_eq!(child.profile_names().await.unwrap(), ["default"]);
+    let p = child.load("default").await.unwrap();
+    assert_eq!(p.region.as_deref(), Some("eu-west-2"));
+    assert_eq!(p.role_arn, None);
+    assert_eq!(p.credential_process, None);
+    assert!(!p.sso);
+}

@@ -21,8 +21,8 @@ use crate::context::Context;
 use crate::output::{self, CliError, CliResult};
 use crate::vending;
 
-/// `sentinel credentials`
-#[derive(Debug, Args)]
+/// `sentinel credentials` (`Debug` leaves out the MFA code)
+#[derive(Args)]
 pub struct CredentialsArgs {
     /// AWS profile with the role to assume (`role_arn`, and `source_profile`
     /// for the base credentials).
@@ -32,9 +32,20 @@ pub struct CredentialsArgs {
     /// duration_seconds, else 1h; capped by policy and STS).
     #[arg(long, value_parser = super::parse_duration)]
     duration: Option<Duration>,
-    /// MFA code when the profile has `mfa_serial` (else asked on a terminal).
+    /// MFA code when the profile has `mfa_serial` (else asked on a
+    /// terminal, or read from standard input).
     #[arg(long, value_name = "CODE")]
     mfa_token: Option<String>,
+}
+
+impl std::fmt::Debug for CredentialsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsArgs")
+            .field("profile", &self.profile)
+            .field("duration", &self.duration)
+            .field("mfa_token", &self.mfa_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// `sentinel credentials`: prints `credential_process` JSON on stdout.
@@ -61,5 +72,24 @@ pub async fn credentials(ctx: &mut Context, args: &CredentialsArgs) -> CliResult
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Denied(d) => Err(vending::denied(&d)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mfa_code_stays_out_of_debug() {
+        use clap::Parser as _;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            credentials: CredentialsArgs,
+        }
+        let cli = Cli::try_parse_from(["sentinel", "--profile", "prod", "--mfa-token", "428133"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let d = format!("{cli:?}");
+        assert!(!d.contains("428133") && d.contains("<redacted>"), "{d}");
     }
 }

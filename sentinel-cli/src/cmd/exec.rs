@@ -14,9 +14,18 @@
 //! (`revoked_by` the caller), so it no longer shows as active and its id
 //! cannot be used again.
 //!
+//! Under `--server` the child also gets an AWS config file of its own,
+//! with only the non-credential settings (region, output, retries,
+//! endpoints) of its profiles, and an empty credentials file: otherwise the
+//! SDKs would find the user's base credentials (`[default]` keys,
+//! `credential_process`, SSO, web identity) before the endpoint. Other
+//! profiles are therefore not available inside the command.
+//!
 //! Signals: Ctrl-C reaches the child through the terminal; SIGTERM and
 //! SIGHUP sent to sentinel itself are passed on to the child (unix).
 //! Either way sentinel keeps waiting for the child, so it can clean up.
+//! Any of them before the child starts (during the first fetch) stops
+//! sentinel, which ends the server session first.
 //! The child's exit code becomes sentinel's (a signal `n` becomes `128+n`).
 
 use std::process::{ExitCode, ExitStatus};
@@ -60,6 +69,10 @@ const CREDENTIAL_VARS: &[&str] = &[
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ACCOUNT_ID",
 ];
 
 /// `sentinel exec` (`Debug` leaves out the MFA code)
@@ -73,7 +86,8 @@ pub struct ExecArgs {
     /// duration_seconds, else 1h; capped by policy and STS).
     #[arg(long, value_parser = super::parse_duration)]
     duration: Option<Duration>,
-    /// MFA code when the profile has `mfa_serial` (else asked on a terminal).
+    /// MFA code when the profile has `mfa_serial` (else asked on a
+    /// terminal, or read from standard input).
     #[arg(long, value_name = "CODE")]
     mfa_token: Option<String>,
     /// Serve credentials to the child from a local endpoint that checks
@@ -197,6 +211,10 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         None => ctx.sessions().await?,
     };
     let pipeline = vending::pipeline(ctx, prepared, Arc::clone(&sessions)).await?;
+    // Listen before the session exists: Ctrl-C or a SIGTERM from here on
+    // ends it instead of killing sentinel on the spot and leaving it
+    // active until it expires.
+    let mut signals = Forwarded::listen()?;
     let instance = sentinel_store::new_id()
         .map_err(|e| CliError::error(format!("cannot make a server instance id: {e}")))?;
     let session = pipeline
@@ -208,7 +226,7 @@ async fn serve(ctx: &Context, args: &ExecArgs, prepared: &Prepared) -> CliResult
         )
         .await
         .map_err(vending::failed)?;
-    let ended = serve_session(args, prepared, pipeline, &session.id).await;
+    let ended = serve_session(args, prepared, pipeline, &session.id, &mut signals).await;
     end_session(&*sessions, &session.id, &session.user, &ended).await;
     ended.map(|status| ExitCode::from(exit_code(status)))
 }
@@ -220,10 +238,8 @@ async fn serve_session(
     prepared: &Prepared,
     pipeline: sentinel_vend::Pipeline,
     id: &str,
+    signals: &mut Forwarded,
 ) -> Result<ExitStatus, CliError> {
-    // Listen first: a SIGTERM while the first fetch runs still ends the
-    // session instead of killing sentinel on the spot.
-    let mut signals = Forwarded::listen()?;
     let port = args.server_port.unwrap_or(0);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -283,13 +299,17 @@ async fn serve_session(
                 }
             }
         }
+        let files = ChildFiles::write(&args.profile).await?;
         let mut env = vec![
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.clone()),
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.clone()),
             (AWS_SENTINEL, args.profile.clone()),
         ];
+        env.extend(files.vars());
         env.extend(region_vars(prepared));
-        run_child(&args.command, &env, &mut signals).await
+        let status = run_child(&args.command, &env, signals).await;
+        files.remove();
+        status
     }
     .await;
 
@@ -300,6 +320,91 @@ async fn serve_session(
         Ok(Ok(Ok(()))) | Err(_) => {}
     }
     result
+}
+
+/// The AWS config and credentials files of a `--server` child.
+///
+/// SDKs look for credentials in the environment, the credentials file and
+/// the config file (keys, `credential_process`, SSO, web identity) before
+/// they ask the container endpoint, so a child left with the user's files
+/// would run on those base credentials instead of the served role. The
+/// child gets instead a config file with only the non-credential settings
+/// (region, output, retries, endpoints, ...) of the profile it would have
+/// used (`AWS_PROFILE`, else `default`) overlaid with those of the served
+/// profile, and an empty credentials file; both 0600 in a private (0700)
+/// temporary directory removed when the command ends.
+#[derive(Debug)]
+struct ChildFiles {
+    dir: tempfile::TempDir,
+}
+
+impl ChildFiles {
+    const CONFIG: &str = "config";
+    const CREDENTIALS: &str = "credentials";
+
+    /// Writes the files for a child served `profile`.
+    async fn write(profile: &str) -> Result<Self, CliError> {
+        let loader = sentinel_vend::profiles::ProfileLoader::from_env()
+            .map_err(|e| CliError::error(e).hint("set AWS_CONFIG_FILE or HOME"))?;
+        let selected = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|p| !p.trim().is_empty()))
+            .unwrap_or_else(|| "default".to_owned());
+        let config = loader
+            .client_config(&[selected.trim(), profile])
+            .await
+            .map_err(|e| {
+                CliError::error(e).hint(format!(
+                    "fix {} (the command gets its non-credential settings)",
+                    loader.config_file().display()
+                ))
+            })?;
+        let failed = |what: &str, e: std::io::Error| {
+            CliError::error(format!("cannot write the command's AWS {what}: {e}"))
+                .hint("set TMPDIR to a writable directory")
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("sentinel-exec-")
+            .tempdir()
+            .map_err(|e| failed("config directory", e))?;
+        let files = Self { dir };
+        files
+            .create(Self::CONFIG, &config)
+            .map_err(|e| failed("config file", e))?;
+        files
+            .create(Self::CREDENTIALS, "")
+            .map_err(|e| failed("credentials file", e))?;
+        Ok(files)
+    }
+
+    /// Creates `name` in the directory, readable by the owner only.
+    fn create(&self, name: &str, contents: &str) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(self.dir.path().join(name))?
+            .write_all(contents.as_bytes())
+    }
+
+    /// The variables pointing the child at the files.
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        let path = |name| self.dir.path().join(name).to_string_lossy().into_owned();
+        vec![
+            ("AWS_CONFIG_FILE", path(Self::CONFIG)),
+            ("AWS_SHARED_CREDENTIALS_FILE", path(Self::CREDENTIALS)),
+        ]
+    }
+
+    /// Removes the files (a failure is a warning: they hold no secret).
+    fn remove(self) {
+        let path = self.dir.path().to_owned();
+        if let Err(e) = self.dir.close() {
+            output::warn(format_args!("cannot remove {}: {e}", path.display()));
+        }
+    }
 }
 
 /// Ends the server session `id` now that `sentinel exec` is done: revokes
@@ -418,8 +523,11 @@ async fn run_child(
                     CliError::error(format!("cannot wait for \"{program}\": {e}"))
                 });
             }
-            _ = tokio::signal::ctrl_c() => {}
             signal = signals.recv() => {
+                if signal == INTERRUPT {
+                    // Ctrl-C reached the child through the terminal.
+                    continue;
+                }
                 if let Some(pid) = pid
                     && let Err(e) = forward(pid, signal)
                 {
@@ -433,19 +541,26 @@ async fn run_child(
     }
 }
 
-/// The signals sentinel passes on to the child: SIGTERM and SIGHUP (a
-/// `kill`, a supervisor stopping it, a closed terminal). Listening replaces
-/// their default action (ending sentinel at once) for the rest of the
-/// process, so sentinel can wait for the child and end its session.
+/// The signals that stop sentinel: SIGTERM and SIGHUP (a `kill`, a
+/// supervisor stopping it, a closed terminal), passed on to the child, and
+/// SIGINT (Ctrl-C), which the terminal already gives the child. Listening
+/// replaces their default action (ending sentinel at once) for the rest of
+/// the process, so sentinel can wait for the child and end its session;
+/// before the child starts, any of them stops sentinel cleanly.
 #[cfg(unix)]
 #[derive(Debug)]
 struct Forwarded {
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 type ForwardedSignal = rustix::process::Signal;
+
+/// Ctrl-C: not passed on (the terminal sends it to the child too).
+#[cfg(unix)]
+const INTERRUPT: ForwardedSignal = rustix::process::Signal::INT;
 
 #[cfg(unix)]
 impl Forwarded {
@@ -457,6 +572,7 @@ impl Forwarded {
         Ok(Self {
             term: listen(SignalKind::terminate())?,
             hup: listen(SignalKind::hangup())?,
+            int: listen(SignalKind::interrupt())?,
         })
     }
 
@@ -466,6 +582,7 @@ impl Forwarded {
         tokio::select! {
             Some(()) = self.term.recv() => Signal::TERM,
             Some(()) = self.hup.recv() => Signal::HUP,
+            Some(()) = self.int.recv() => Signal::INT,
             else => std::future::pending().await,
         }
     }
@@ -477,6 +594,7 @@ fn signal_name(signal: ForwardedSignal) -> &'static str {
     match signal {
         Signal::TERM => "SIGTERM",
         Signal::HUP => "SIGHUP",
+        Signal::INT => "SIGINT",
         _ => "a signal",
     }
 }
@@ -492,14 +610,19 @@ fn forward(pid: u32, signal: ForwardedSignal) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Elsewhere only Ctrl-C is handled (through the console).
+/// Elsewhere only Ctrl-C is handled (the console gives it to the child).
 #[cfg(not(unix))]
 #[derive(Debug)]
 struct Forwarded;
 
 #[cfg(not(unix))]
-#[derive(Debug, Clone, Copy)]
-enum ForwardedSignal {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ForwardedSignal {
+    Interrupt,
+}
+
+#[cfg(not(unix))]
+const INTERRUPT: ForwardedSignal = ForwardedSignal::Interrupt;
 
 #[cfg(not(unix))]
 impl Forwarded {
@@ -508,18 +631,21 @@ impl Forwarded {
     }
 
     async fn recv(&mut self) -> ForwardedSignal {
-        std::future::pending().await
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => ForwardedSignal::Interrupt,
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 
 #[cfg(not(unix))]
-fn signal_name(signal: ForwardedSignal) -> &'static str {
-    match signal {}
+fn signal_name(_signal: ForwardedSignal) -> &'static str {
+    "Ctrl-C"
 }
 
 #[cfg(not(unix))]
-fn forward(_pid: u32, signal: ForwardedSignal) -> std::io::Result<()> {
-    match signal {}
+fn forward(_pid: u32, _signal: ForwardedSignal) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn exit_code(status: std::process::ExitStatus) -> u8 {
@@ -591,5 +717,6 @@ mod tests {
         use rustix::process::Signal;
         assert_eq!(signal_name(Signal::TERM), "SIGTERM");
         assert_eq!(signal_name(Signal::HUP), "SIGHUP");
+        assert_eq!(signal_name(Signal::INT), "SIGINT");
     }
 }
