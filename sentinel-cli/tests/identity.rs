@@ -514,3 +514,64 @@ fn approvals_need_an_approver_the_current_policy_allows() {
         "requires an approved access request",
     );
 }
+
+/// boto3 through `credential_process`: the person gets the role, a session
+/// named after them by someone else gets nothing.
+#[test]
+fn boto3_through_credential_process_gets_only_real_people_in() {
+    let Some(w) = World::new() else { return };
+    let carol = iam_user(&w.endpoint, "carol");
+    let mallory = iam_user(&w.endpoint, "mallory");
+    let sentinel = assert_cmd::cargo::cargo_bin("sentinel");
+    std::fs::write(
+        w.home.path("aws/config"),
+        format!(
+            "[profile prod]\nrole_arn = {}\nregion = us-east-1\n\n[profile prod-via-sentinel]\ncredential_process = {} credentials --profile prod\nregion = us-east-1\n",
+            w.role_arn,
+            sentinel.display()
+        ),
+    )
+    .unwrap();
+    w.policy(&format!(
+        "version: '1'\nrules:\n  - name: carol-prod\n    effect: allow\n    conditions: {{ profiles: [prod], users: [{}] }}\n",
+        carol.name
+    ));
+    let (_, other_role) = trusting_role(&w.endpoint, "shared-tools");
+    let impostor = w.assume(&(&mallory).into(), &other_role, &carol.name);
+    let boto3 = |creds: &Creds| {
+        let mut c = std::process::Command::new("python3");
+        c.args([
+            "-c",
+            "import boto3; print(boto3.Session(profile_name='prod-via-sentinel').client('sts').get_caller_identity()['Arn'])",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.home.path("home"))
+        .env("XDG_CONFIG_HOME", w.home.path("config"))
+        .env("XDG_DATA_HOME", w.home.path("data"))
+        .env("XDG_STATE_HOME", w.home.path("state"))
+        .env("AWS_CONFIG_FILE", w.home.path("aws/config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", w.home.path("aws/credentials"))
+        .env("AWS_ENDPOINT_URL", &w.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("SENTINEL_POLICY", w.home.policy_file())
+        .env("AWS_ACCESS_KEY_ID", &creds.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret_key);
+        if let Some(t) = &creds.token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    let out = boto3(&(&carol).into());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let arn = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        arn.contains(&format!("assumed-role/{}", w.role_arn.rsplit('/').next().unwrap()))
+            && arn.contains(&format!("/sentinel-{}-", carol.name)),
+        "{arn}"
+    );
+    let out = boto3(&impostor);
+    assert!(!out.status.success(), "the impostor got in");
+    assert!(stderr(&out).contains("names nobody"), "{}", stderr(&out));
+}

@@ -76,7 +76,7 @@ fn validate_reports_every_problem_with_location() {
         "{err}"
     );
     assert!(err.contains("(remove it or check its spelling"), "{err}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 rules)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 rules, 1 warning)"));
 
     home.cmd()
         .args([
