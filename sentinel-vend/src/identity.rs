@@ -398,11 +398,12 @@ pub fn policy_username(arn: &str) -> Result<String> {
 /// access denied, throttling, network trouble.
 #[cfg(feature = "sts")]
 pub async fn caller_identity(client: &aws_sdk_sts::Client) -> Result<CallerIdentity> {
+    let (client, endpoint) = crate::vendor::recording(client.clone());
     let out = client
         .get_caller_identity()
         .send()
         .await
-        .map_err(map_sdk_error)?;
+        .map_err(|e| map_sdk_error(e, &endpoint))?;
     let account = out
         .account
         .ok_or(IdentityError::IncompleteResponse { field: "Account" })?;
@@ -453,7 +454,10 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Maps a failed `GetCallerIdentity` call to an actionable error.
 #[cfg(feature = "sts")]
-fn map_sdk_error<R>(err: SdkError<GetCallerIdentityError, R>) -> IdentityError
+fn map_sdk_error<R>(
+    err: SdkError<GetCallerIdentityError, R>,
+    endpoint: &sentinel_store::aws::EndpointRecorder,
+) -> IdentityError
 where
     R: fmt::Debug + Send + Sync + 'static,
 {
@@ -466,7 +470,8 @@ where
     }
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => IdentityError::Network {
-            detail: chain(&err),
+            detail: sentinel_store::aws::no_answer("STS", endpoint, &err)
+                .unwrap_or_else(|| chain(&err)),
         },
         SdkError::ServiceError(se) => {
             let e = se.err();
