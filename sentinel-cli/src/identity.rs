@@ -11,7 +11,7 @@ pub async fn current_user(aws: &SdkConfig) -> Result<String, CliError> {
     let hint = "sentinel identifies you with STS GetCallerIdentity; check AWS_PROFILE, AWS_REGION and your base credentials (`aws sts get-caller-identity`)";
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(hint))?;
+        .map_err(|e| CliError::with_lines(e).hint(hint))?;
     identity
         .policy_username()
         .map_err(|e| CliError::error(e).hint(hint))

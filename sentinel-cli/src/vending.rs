@@ -191,7 +191,7 @@ pub async fn prepare_with(
     );
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(&hint))?;
+        .map_err(|e| CliError::with_lines(e).hint(&hint))?;
     let (kind, _) = identity
         .principal()
         .map_err(|e| CliError::error(e).hint(&hint))?;

@@ -511,3 +511,43 @@ fn credential_commands_need_their_arguments() {
     usage_error(&["whoami", "extra"], "unexpected argument");
     usage_error(&["whoami", "--profile", "x"], "unexpected argument");
 }
+
+#[test]
+fn whoami_without_credentials_lists_every_provider_whole() {
+    // An empty home: no credentials file, no keys, IMDS off.
+    let home = Home::new();
+    let out = home.cmd().arg("whoami").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = common::stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("sentinel: no AWS base credentials found;")
+            && lines[0].ends_with("tried:"),
+        "{err}"
+    );
+    let tried: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(|l| l.split_once(": ").map_or(l, |(name, _)| name))
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            "Environment",
+            "Profile",
+            "WebIdentityToken",
+            "EcsContainer",
+            "Ec2InstanceMetadata"
+        ],
+        "{err}"
+    );
+    // Whole causes: nothing cut mid-word (the old message ended in
+    // "the credential provid)").
+    assert!(
+        err.contains("  Environment: environment variable not set\n"),
+        "{err}"
+    );
+    assert!(!err.contains("provid)"), "{err}");
+    assert!(lines.last().unwrap().starts_with("hint: "), "{err}");
+}

@@ -32,7 +32,7 @@ pub async fn whoami(ctx: &Context, args: &WhoamiArgs) -> CliResult {
     let hint = "sentinel identifies you with STS GetCallerIdentity; check AWS_PROFILE, AWS_REGION and your base credentials (`aws sts get-caller-identity`)";
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(hint))?;
+        .map_err(|e| CliError::with_lines(e).hint(hint))?;
     let (kind, _) = identity
         .principal()
         .map_err(|e| CliError::error(e).hint(hint))?;
