@@ -193,7 +193,10 @@ async fn webhook_does_not_retry_4xx() {
         "{err}"
     );
     let msg = err.to_string();
-    assert!(msg.contains(&sentinel_approval::redact_url(&rx.url)), "{msg}");
+    assert!(
+        msg.contains(&sentinel_approval::redact_url(&rx.url)),
+        "{msg}"
+    );
     assert!(!msg.contains("do-not-leak"));
     assert_eq!(rx.seen().len(), 1);
 }
