@@ -31,7 +31,7 @@ pub use notify::{
     NotifyingRequestStore, RequestSubject, SCHEMA_VERSION, Subject,
 };
 #[cfg(feature = "webhook")]
-pub use notify::{RetryPolicy, WebhookNotifier};
+pub use notify::{RetryPolicy, WebhookNotifier, redact_url};
 pub use rules::{applicable_rule, approval_stands, auto_approve, check_approver, check_request};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteRequestStore;

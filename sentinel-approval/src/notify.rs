@@ -27,7 +27,7 @@ mod webhook;
 #[cfg(feature = "sns")]
 pub use sns::SnsNotifier;
 #[cfg(feature = "webhook")]
-pub use webhook::{RetryPolicy, WebhookNotifier};
+pub use webhook::{RetryPolicy, WebhookNotifier, redact_url};
 
 /// Version of the JSON payload layout. Bumped only when a key is removed,
 /// renamed or changes meaning; new keys may appear without a bump.
@@ -297,7 +297,7 @@ pub enum NotifyError {
         "webhook {endpoint} rejected the {event} notification with HTTP {status}; check the URL, the signing secret and the receiver's logs (not retried)"
     )]
     Rejected {
-        /// The webhook URL (without credentials or query).
+        /// The webhook URL, redacted: scheme, host and port only.
         endpoint: String,
         /// The event.
         event: EventType,
@@ -311,7 +311,7 @@ pub enum NotifyError {
         "webhook {endpoint} did not accept the {event} notification after {attempts} attempt(s): {reason}; check that the receiver is running and reachable"
     )]
     Delivery {
-        /// The webhook URL (without credentials or query).
+        /// The webhook URL, redacted: scheme, host and port only.
         endpoint: String,
         /// The event.
         event: EventType,

@@ -13,6 +13,7 @@ use sentinel_approval::{
     NewRequest, Notification, Notifier, NotifyError, NotifyingRequestStore, RequestStatus,
     RequestStore, RetryPolicy, SnsNotifier, WebhookNotifier,
 };
+use sentinel_store::Timeouts;
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -192,7 +193,10 @@ async fn webhook_does_not_retry_4xx() {
         "{err}"
     );
     let msg = err.to_string();
-    assert!(msg.contains(&rx.url), "{msg}");
+    assert!(
+        msg.contains(&sentinel_approval::redact_url(&rx.url)),
+        "{msg}"
+    );
     assert!(!msg.contains("do-not-leak"));
     assert_eq!(rx.seen().len(), 1);
 }
@@ -222,7 +226,10 @@ async fn webhook_connection_refused_fails_after_retries() {
         matches!(err, NotifyError::Delivery { attempts: 4, .. }),
         "{err}"
     );
-    assert!(err.to_string().contains(&url), "{err}");
+    // The URL is shown without its path (which may hold a token).
+    let shown = url.trim_end_matches("/hook").to_owned() + "/…";
+    assert!(err.to_string().contains(&shown), "{err}");
+    assert!(!err.to_string().contains("/hook"), "{err}");
 }
 
 #[tokio::test]
@@ -246,6 +253,59 @@ async fn webhook_times_out() {
         "{err}"
     );
     holder.abort();
+}
+
+#[tokio::test]
+async fn webhook_silent_endpoint_fails_within_the_total_limit() {
+    // Accepts the connection, never answers: the attempts are cut by the
+    // per-attempt limit, the whole delivery by the total limit.
+    let silent = sentinel_testkit::SilentServer::start();
+    let url = format!("{}/hooks/T0/SECRETTOKEN?sig=abc", silent.url());
+    let hook = WebhookNotifier::new(&url)
+        .unwrap()
+        .with_timeouts(Timeouts {
+            connect: Duration::from_secs(1),
+            attempt: Duration::from_millis(400),
+            operation: Duration::from_secs(1),
+        })
+        .unwrap()
+        .with_retry(RetryPolicy::new(10, Duration::from_millis(50)));
+    let started = std::time::Instant::now();
+    let err = hook.notify(&notification()).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it returned at all"
+    );
+    let msg = err.to_string();
+    assert!(matches!(err, NotifyError::Delivery { .. }), "{msg}");
+    assert!(msg.contains("total limit of 1s"), "{msg}");
+    assert!(msg.contains(&format!("{}/…", silent.url())), "{msg}");
+    assert!(
+        !msg.contains("SECRETTOKEN") && !msg.contains("sig=abc"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn sns_silent_endpoint_fails_with_a_named_timeout() {
+    let silent = sentinel_testkit::SilentServer::start();
+    let config = sentinel_testkit::sdk_config_with_timeouts(
+        &silent.url(),
+        Timeouts::all(Duration::from_secs(1)),
+    )
+    .await;
+    let notifier = SnsNotifier::new(
+        aws_sdk_sns::Client::new(&config),
+        "arn:aws:sns:us-east-1:123456789012:sentinel",
+    );
+    let err = notifier.notify(&notification()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, NotifyError::Sns { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("SNS at {} did not answer in time", silent.url())),
+        "{msg}"
+    );
+    assert!(msg.contains("after 1s"), "{msg}");
 }
 
 fn keys(v: &serde_json::Value) -> BTreeSet<String> {

@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use sentinel_store::Timeouts;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::output::CliError;
 
@@ -31,6 +33,12 @@ pub mod vars {
     pub const WEBHOOK_SECRET: &str = "SENTINEL_WEBHOOK_SECRET";
     /// SNS topic ARN for notifications.
     pub const SNS_TOPIC: &str = "SENTINEL_SNS_TOPIC";
+    /// Limit on connecting to AWS or the webhook (e.g. `3s`).
+    pub const CONNECT_TIMEOUT: &str = "SENTINEL_CONNECT_TIMEOUT";
+    /// Limit on one attempt of an AWS or webhook call (e.g. `5s`).
+    pub const ATTEMPT_TIMEOUT: &str = "SENTINEL_ATTEMPT_TIMEOUT";
+    /// Limit on a whole AWS or webhook call, retries included (e.g. `12s`).
+    pub const OPERATION_TIMEOUT: &str = "SENTINEL_OPERATION_TIMEOUT";
 }
 
 /// Default DynamoDB table names (the earlier Go Sentinel's).
@@ -111,6 +119,17 @@ struct FileConfig {
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
     sns_topic: Option<String>,
+    timeouts: Option<FileTimeouts>,
+}
+
+/// `[timeouts]` of `sentinel.toml`: each a duration (`"3s"`, `"500ms"`)
+/// or a number of seconds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTimeouts {
+    connect: Option<toml::Value>,
+    attempt: Option<toml::Value>,
+    operation: Option<toml::Value>,
 }
 
 /// Where policies come from.
@@ -150,15 +169,57 @@ pub enum StateConfig {
 }
 
 /// Where notifications go (none configured = no notifications).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+///
+/// `Debug` and serialization (`sentinel config --json`) show the webhook
+/// URL redacted (scheme, host and port: paths and queries often hold a
+/// token) and never the secret.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NotifyConfig {
-    /// Webhook URL.
+    /// Webhook URL (shown only redacted).
+    #[serde(serialize_with = "redacted_url")]
     pub webhook_url: Option<String>,
     /// Webhook HMAC secret (never printed).
     #[serde(skip)]
     pub webhook_secret: Option<String>,
     /// SNS topic ARN.
     pub sns_topic: Option<String>,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field(
+                "webhook_url",
+                &self
+                    .webhook_url
+                    .as_deref()
+                    .map(sentinel_approval::redact_url),
+            )
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sns_topic", &self.sns_topic)
+            .finish()
+    }
+}
+
+fn redacted_url<S: Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_some(&url.as_deref().map(sentinel_approval::redact_url))
+}
+
+/// A limit as shown: `3s`, `1.5s`, `500ms`.
+pub fn show_duration(d: Duration) -> String {
+    format!("{d:?}")
+}
+
+fn shown_timeouts<S: Serializer>(t: &Timeouts, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let mut st = s.serialize_struct("Timeouts", 3)?;
+    st.serialize_field("connect", &show_duration(t.connect))?;
+    st.serialize_field("attempt", &show_duration(t.attempt))?;
+    st.serialize_field("operation", &show_duration(t.operation))?;
+    st.end()
 }
 
 /// The resolved configuration.
@@ -176,6 +237,11 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Whether a webhook secret is set (the secret itself is never shown).
     pub webhook_secret_set: bool,
+    /// Limits on every AWS and webhook call (`[timeouts]`,
+    /// `SENTINEL_*_TIMEOUT`; default connect 3 s, attempt 5 s, whole call
+    /// 12 s, so a credential request answers or fails within about 15 s).
+    #[serde(serialize_with = "shown_timeouts")]
+    pub timeouts: Timeouts,
 }
 
 impl Config {
@@ -258,6 +324,10 @@ impl Config {
                 )),
             );
         }
+        let timeouts = resolve_timeouts(
+            env,
+            file.timeouts.as_ref().unwrap_or(&FileTimeouts::default()),
+        )?;
         Ok(Self {
             config_file,
             policy,
@@ -265,8 +335,76 @@ impl Config {
             log,
             webhook_secret_set: notify.webhook_secret.is_some(),
             notify,
+            timeouts,
         })
     }
+}
+
+/// The limits: environment > `[timeouts]` > [`Timeouts::DEFAULT`].
+fn resolve_timeouts(env: &Env, file: &FileTimeouts) -> Result<Timeouts, CliError> {
+    let one = |var: &str, key: &str, file: &Option<toml::Value>, default: Duration| {
+        let bad = |shown: &str| {
+            CliError::error(format!("invalid timeout {shown}")).hint(
+                "write a positive duration such as 5s, 1.5s or 500ms (a bare number is seconds)",
+            )
+        };
+        if let Some(v) = env.get(var) {
+            return parse_duration(v).ok_or_else(|| bad(&format!("{var}=\"{v}\"")));
+        }
+        match file {
+            None => Ok(default),
+            Some(toml::Value::String(v)) => {
+                parse_duration(v).ok_or_else(|| bad(&format!("timeouts.{key} = \"{v}\"")))
+            }
+            Some(toml::Value::Integer(n)) => u64::try_from(*n)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| bad(&format!("timeouts.{key} = {n}"))),
+            Some(toml::Value::Float(x)) => {
+                seconds(*x).ok_or_else(|| bad(&format!("timeouts.{key} = {x}")))
+            }
+            Some(other) => Err(bad(&format!("timeouts.{key} = {other}"))),
+        }
+    };
+    Ok(Timeouts {
+        connect: one(
+            vars::CONNECT_TIMEOUT,
+            "connect",
+            &file.connect,
+            Timeouts::DEFAULT_CONNECT,
+        )?,
+        attempt: one(
+            vars::ATTEMPT_TIMEOUT,
+            "attempt",
+            &file.attempt,
+            Timeouts::DEFAULT_ATTEMPT,
+        )?,
+        operation: one(
+            vars::OPERATION_TIMEOUT,
+            "operation",
+            &file.operation,
+            Timeouts::DEFAULT_OPERATION,
+        )?,
+    })
+}
+
+/// A positive number of seconds (at most a day) as a duration.
+fn seconds(x: f64) -> Option<Duration> {
+    (x > 0.0 && x <= 86_400.0).then(|| Duration::from_secs_f64(x))
+}
+
+/// `5`, `1.5` (seconds), or a duration like `5s`, `500ms`, `1m 30s`;
+/// positive, at most a day.
+fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(x) = v.parse::<f64>() {
+        return seconds(x);
+    }
+    let d: jiff::SignedDuration = v.parse().ok()?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
 }
 
 fn parse_file(text: &str, path: &Path) -> Result<FileConfig, CliError> {
@@ -282,7 +420,7 @@ fn parse_file(text: &str, path: &Path) -> Result<FileConfig, CliError> {
             .unwrap_or_default();
         CliError::error(format!("{}{at}: {}", path.display(), e.message())).hint(
             "known keys: policy, state, log, request_table, breakglass_table, session_table, \
-             webhook_url, webhook_secret, sns_topic",
+             webhook_url, webhook_secret, sns_topic, and [timeouts] with connect, attempt, operation",
         )
     })
 }
@@ -497,6 +635,41 @@ mod tests {
         assert!(Config::resolve(&bad_ssm, &env).is_err());
         let secret_only = env_in(tmp.path(), &[("SENTINEL_WEBHOOK_SECRET", "s")]);
         assert!(Config::resolve(&Flags::default(), &secret_only).is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_webhook_secret_and_url_tokens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = env_in(
+            tmp.path(),
+            &[
+                (
+                    "SENTINEL_WEBHOOK_URL",
+                    "https://hooks.example.com/services/T0/B0/TOKEN123?k=QKEY",
+                ),
+                ("SENTINEL_WEBHOOK_SECRET", "s3cret-value"),
+            ],
+        );
+        let c = Config::resolve(&Flags::default(), &env).unwrap();
+        let dbg = format!("{c:?} {:?}", c.notify);
+        for secret in ["s3cret-value", "TOKEN123", "QKEY"] {
+            assert!(!dbg.contains(secret), "{secret} in {dbg}");
+        }
+        assert!(dbg.contains("https://hooks.example.com/…"), "{dbg}");
+        // The real values are still there for the notifier.
+        assert_eq!(c.notify.webhook_secret.as_deref(), Some("s3cret-value"));
+    }
+
+    #[test]
+    fn durations_parse_as_seconds_or_units() {
+        assert_eq!(parse_duration("5"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        for bad in ["0", "-1", "0s", "soon", "", "2d", "NaN"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -78,10 +78,15 @@ impl Context {
     }
 
     /// The AWS configuration from the standard chain (`AWS_PROFILE`,
-    /// `AWS_REGION`, `AWS_ENDPOINT_URL`, …), loaded once.
+    /// `AWS_REGION`, `AWS_ENDPOINT_URL`, …) with the configured
+    /// [timeouts](Config::timeouts), loaded once.
     pub async fn aws(&self) -> &SdkConfig {
         self.aws
-            .get_or_init(|| aws_config::defaults(BehaviorVersion::latest()).load())
+            .get_or_init(|| {
+                aws_config::defaults(BehaviorVersion::latest())
+                    .timeout_config(self.config.timeouts.timeout_config())
+                    .load()
+            })
             .await
     }
 
@@ -138,10 +143,12 @@ impl Context {
         let n = &self.config.notify;
         let mut all: Vec<Arc<dyn Notifier>> = Vec::new();
         if let Some(url) = &n.webhook_url {
-            let mut hook = WebhookNotifier::new(url).map_err(|e| {
-                CliError::error(format!("webhook notifications: {e}"))
-                    .hint("set SENTINEL_WEBHOOK_URL to an http(s) URL")
-            })?;
+            let mut hook = WebhookNotifier::new(url)
+                .and_then(|h| h.with_timeouts(self.config.timeouts))
+                .map_err(|e| {
+                    CliError::error(format!("webhook notifications: {e}"))
+                        .hint("set SENTINEL_WEBHOOK_URL to an http(s) URL")
+                })?;
             if let Some(secret) = &n.webhook_secret {
                 hook = hook.with_secret(secret.as_bytes());
             }

@@ -15,7 +15,7 @@ pub async fn current_caller(aws: &SdkConfig) -> Result<Caller, CliError> {
     let sts = aws_sdk_sts::Client::new(aws);
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(HINT))?;
+        .map_err(|e| CliError::with_lines(e).hint(HINT))?;
     let principal = identity
         .principal()
         .map_err(|e| CliError::error(e).hint(HINT))?;

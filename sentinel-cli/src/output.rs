@@ -33,11 +33,13 @@ pub enum Kind {
     Denied,
 }
 
-/// A failure to report: one line of message and an optional hint line.
+/// A failure to report: one line of message, indented detail lines (see
+/// [`CliError::with_lines`]) and an optional hint line.
 #[derive(Debug, Clone)]
 pub struct CliError {
     kind: Kind,
     message: String,
+    details: Vec<String>,
     hint: Option<String>,
 }
 
@@ -50,8 +52,21 @@ impl CliError {
         Self {
             kind: Kind::Error,
             message: message.to_string(),
+            details: Vec::new(),
             hint: None,
         }
+    }
+
+    /// An error (exit 1) whose message is structured in lines (e.g. one
+    /// per credential provider tried): the first line is the message, each
+    /// further line is reported on its own, indented. Every line is still
+    /// made a single line of text.
+    pub fn with_lines(message: impl fmt::Display) -> Self {
+        let text = message.to_string();
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let mut e = Self::error(lines.next().unwrap_or_default());
+        e.details = lines.map(str::to_owned).collect();
+        e
     }
 
     /// A refusal (exit 2).
@@ -59,6 +74,7 @@ impl CliError {
         Self {
             kind: Kind::Denied,
             message: message.to_string(),
+            details: Vec::new(),
             hint: None,
         }
     }
@@ -75,6 +91,9 @@ impl CliError {
         let mut err = io::stderr().lock();
         // Keep it to one line each: messages from stores may carry newlines.
         let _ = writeln!(err, "sentinel: {}", one_line(&self.message));
+        for d in &self.details {
+            let _ = writeln!(err, "  {}", one_line(d));
+        }
         if let Some(h) = &self.hint {
             let _ = writeln!(err, "hint: {}", one_line(h));
         }

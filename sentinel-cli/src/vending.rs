@@ -31,6 +31,7 @@ use std::time::Duration;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use sentinel_session::SessionStore;
+use sentinel_store::Timeouts;
 use sentinel_vend::identity::PrincipalKind;
 use sentinel_vend::log::DecisionLog;
 use sentinel_vend::profiles::{AwsProfile, ProfileError, ProfileLoader};
@@ -101,9 +102,11 @@ fn profile_error(e: ProfileError, loader: Option<&ProfileLoader>) -> CliError {
     CliError::error(e).hint(hint)
 }
 
-/// The base AWS configuration for `profile` (see the module docs).
-pub async fn base_config(profile: &AwsProfile) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+/// The base AWS configuration for `profile` (see the module docs), with
+/// the limits `timeouts` on every call.
+pub async fn base_config(profile: &AwsProfile, timeouts: &Timeouts) -> SdkConfig {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts.timeout_config());
     loader = match &profile.source_profile {
         // Exactly the source profile's credentials, as the AWS CLI does:
         // not environment keys that happen to be set.
@@ -306,7 +309,7 @@ pub async fn prepare_with(
 
     refuse_recursion(&loader, &profile).await?;
 
-    let base = base_config(&profile).await;
+    let base = base_config(&profile, &ctx.config.timeouts).await;
     ctx.use_aws(base.clone());
     let sts = aws_sdk_sts::Client::new(&base);
     let base_name = profile
@@ -319,7 +322,7 @@ pub async fn prepare_with(
     );
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(&hint))?;
+        .map_err(|e| CliError::with_lines(e).hint(&hint))?;
     let principal = identity
         .principal()
         .map_err(|e| CliError::error(e).hint(&hint))?;

@@ -280,6 +280,65 @@ fn bad_notification_settings_are_errors() {
 }
 
 #[test]
+fn config_never_shows_webhook_tokens() {
+    let home = Home::new();
+    home.write_config(
+        "webhook_url = \"https://user:pw@hooks.example.com/services/T0/B0/TOKEN123?key=QKEY\"\nwebhook_secret = \"s3cret\"\n",
+    );
+    for args in [&["config"][..], &["config", "--json"][..]] {
+        let out = home.cmd().args(args).output().unwrap();
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("https://hooks.example.com/…"), "{text}");
+        for secret in ["TOKEN123", "QKEY", "services", "pw@", "s3cret"] {
+            assert!(!text.contains(secret), "{secret} shown: {text}");
+        }
+    }
+}
+
+#[test]
+fn timeouts_are_configurable_and_checked() {
+    let home = Home::new();
+    let c = common::json(&home.cmd().args(["config", "--json"]).output().unwrap());
+    assert_eq!(c["timeouts"]["connect"], "3s");
+    assert_eq!(c["timeouts"]["attempt"], "5s");
+    assert_eq!(c["timeouts"]["operation"], "12s");
+
+    home.write_config("[timeouts]\nconnect = 1\nattempt = \"1.5s\"\noperation = \"4s\"\n");
+    let out = home
+        .cmd()
+        .args(["config", "--json"])
+        .env("SENTINEL_CONNECT_TIMEOUT", "500ms")
+        .output()
+        .unwrap();
+    let c = common::json(&out);
+    assert_eq!(c["timeouts"]["connect"], "500ms");
+    assert_eq!(c["timeouts"]["attempt"], "1.5s");
+    assert_eq!(c["timeouts"]["operation"], "4s");
+    home.cmd()
+        .arg("config")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "connect 1s, attempt 1.5s, whole call 4s",
+        ));
+
+    home.cmd()
+        .arg("config")
+        .env("SENTINEL_OPERATION_TIMEOUT", "0")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SENTINEL_OPERATION_TIMEOUT=\"0\""))
+        .stderr(predicate::str::contains("hint: "));
+    home.write_config("[timeouts]\nconect = 1\n");
+    home.cmd()
+        .arg("config")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("conect"));
+}
+
+#[test]
 fn config_precedence_flags_env_file() {
     let home = Home::new();
     home.write_config(
@@ -292,7 +351,7 @@ fn config_precedence_flags_env_file() {
     assert_eq!(c["state"]["kind"], "dynamodb");
     assert_eq!(c["state"]["request_table"], "file-requests");
     assert_eq!(c["state"]["session_table"], "sentinel-sessions");
-    assert_eq!(c["notify"]["webhook_url"], "https://hooks.example.com/x");
+    assert_eq!(c["notify"]["webhook_url"], "https://hooks.example.com/…");
     assert_eq!(c["webhook_secret_set"], true);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"));
 
@@ -511,4 +570,44 @@ fn a_source_profile_that_runs_sentinel_is_refused() {
             assert!(!ran.exists(), "{args:?}: the credential_process ran");
         }
     }
+}
+
+#[test]
+fn whoami_without_credentials_lists_every_provider_whole() {
+    // An empty home: no credentials file, no keys, IMDS off.
+    let home = Home::new();
+    let out = home.cmd().arg("whoami").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = common::stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("sentinel: no AWS base credentials found;")
+            && lines[0].ends_with("tried:"),
+        "{err}"
+    );
+    let tried: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(|l| l.split_once(": ").map_or(l, |(name, _)| name))
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            "Environment",
+            "Profile",
+            "WebIdentityToken",
+            "EcsContainer",
+            "Ec2InstanceMetadata"
+        ],
+        "{err}"
+    );
+    // Whole causes: nothing cut mid-word (the old message ended in
+    // "the credential provid)").
+    assert!(
+        err.contains("  Environment: environment variable not set\n"),
+        "{err}"
+    );
+    assert!(!err.contains("provid)"), "{err}");
+    assert!(lines.last().unwrap().starts_with("hint: "), "{err}");
 }

@@ -567,8 +567,10 @@ fn boto3_through_credential_process_gets_only_real_people_in() {
     assert!(out.status.success(), "{}", stderr(&out));
     let arn = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(
-        arn.contains(&format!("assumed-role/{}", w.role_arn.rsplit('/').next().unwrap()))
-            && arn.contains(&format!("/sentinel-{}-", carol.name)),
+        arn.contains(&format!(
+            "assumed-role/{}",
+            w.role_arn.rsplit('/').next().unwrap()
+        )) && arn.contains(&format!("/sentinel-{}-", carol.name)),
         "{arn}"
     );
     let out = boto3(&impostor);

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use jiff::Timestamp;
 
+use crate::aws::{EndpointRecorder, no_answer};
 use crate::error::{Error, Result};
 use crate::page::{Cursor, Listed, paginate};
 
@@ -125,16 +126,29 @@ pub struct Table {
     client: Client,
     name: String,
     create_with: &'static str,
+    endpoint: EndpointRecorder,
 }
 
 impl Table {
     /// `name` on `client`; `create_with` names the function that creates it
     /// (for the "table does not exist" message).
+    ///
+    /// The client keeps its configuration (timeouts included) and gains an
+    /// [`EndpointRecorder`], so a timeout names the endpoint.
     pub fn new(client: Client, name: impl Into<String>, create_with: &'static str) -> Self {
+        let endpoint = EndpointRecorder::new();
+        let client = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(endpoint.clone())
+                .build(),
+        );
         Self {
             client,
             name: name.into(),
             create_with,
+            endpoint,
         }
     }
 
@@ -149,13 +163,20 @@ impl Table {
     }
 
     /// An SDK error as an actionable backend error: missing table, access
-    /// denied and throttling each say what to do.
+    /// denied and throttling each say what to do; a timeout names the
+    /// endpoint that did not answer.
     pub fn err<E, R>(&self, action: &str, e: SdkError<E, R>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
         let table = &self.name;
+        if let Some(no_answer) = no_answer("DynamoDB", &self.endpoint, &e) {
+            return Error::backend(
+                "dynamodb",
+                format!("{no_answer} for {action} on table \"{table}\""),
+            );
+        }
         let message = match e.code() {
             Some("ResourceNotFoundException") => format!(
                 "table \"{table}\" does not exist; create it with `sentinel init` (or {})",

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 mod check;
 mod clock;
 mod dir;
@@ -11,9 +13,11 @@ mod page;
 pub mod secs;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod timeouts;
 
 pub use check::{MAX_NAME_LEN, check_name, check_text, new_id};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dir::private_dir;
 pub use error::{Error, Result};
 pub use page::{Cursor, Listed, newest_first, page_size, paginate};
+pub use timeouts::Timeouts;

@@ -10,6 +10,9 @@
 //! - [`sdk_config`]: an [`aws_config::SdkConfig`] for the emulator with static
 //!   test credentials and region `us-east-1`, independent of the host's AWS
 //!   environment variables and profile files.
+//! - [`SilentServer`] and [`sdk_config_with_timeouts`]: a loopback endpoint
+//!   that accepts connections and never answers, and an SDK configuration
+//!   with short limits pointed at it, for timeout tests.
 //! - [`unique_name`]: resource names that never collide, because all tests of
 //!   a run share one emulator and run in parallel. Never reset the emulator
 //!   from a test.
@@ -48,7 +51,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use sentinel_store::ManualClock;
+use sentinel_store::{ManualClock, Timeouts};
 
 /// Environment variable holding the URL of the local AWS emulator
 /// (for example `http://127.0.0.1:45123`). Set by `scripts/test`.
@@ -171,6 +174,73 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .load()
         .await
+}
+
+/// [`sdk_config`] with the limits `timeouts` (see
+/// [`sentinel_store::Timeouts::timeout_config`]), for tests that point a
+/// client at a [`SilentServer`].
+pub async fn sdk_config_with_timeouts(endpoint: &str, timeouts: Timeouts) -> SdkConfig {
+    sdk_config(endpoint)
+        .await
+        .into_builder()
+        .timeout_config(timeouts.timeout_config())
+        .build()
+}
+
+/// A loopback TCP server that accepts every connection and never answers
+/// (nor closes): the "silent endpoint" that made Sentinel hang. It runs on
+/// its own thread and stops when dropped.
+#[derive(Debug)]
+pub struct SilentServer {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SilentServer {
+    /// Starts listening on a free port of 127.0.0.1.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("loopback address: {e}"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            // Held open, never read or written.
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(c) = conn {
+                    held.push(c);
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);

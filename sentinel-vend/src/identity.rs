@@ -33,10 +33,12 @@ pub enum IdentityError {
     Principal(#[from] PrincipalError),
     /// No base credentials could be found.
     #[error(
-        "no AWS base credentials found ({detail}); configure base credentials: aws configure / AWS_PROFILE (or aws sso login for an SSO profile)"
+        "no AWS base credentials found; configure base credentials: aws configure / AWS_PROFILE (or aws sso login for an SSO profile); {detail}"
     )]
     NoCredentials {
-        /// What the credential chain reported.
+        /// What the credential chain reported, whole: `tried:` and then
+        /// one line per provider (`  Environment: environment variable not
+        /// set`), each line with the provider's full cause.
         detail: String,
     },
     /// The base credentials could not be loaded for a reason other than
@@ -139,11 +141,12 @@ fn quoted(s: &str) -> String {
 /// access denied, throttling, network trouble.
 #[cfg(feature = "sts")]
 pub async fn caller_identity(client: &aws_sdk_sts::Client) -> Result<CallerIdentity> {
+    let (client, endpoint) = crate::vendor::recording(client.clone());
     let out = client
         .get_caller_identity()
         .send()
         .await
-        .map_err(map_sdk_error)?;
+        .map_err(|e| map_sdk_error(e, &endpoint))?;
     let account = out
         .account
         .ok_or(IdentityError::IncompleteResponse { field: "Account" })?;
@@ -176,7 +179,9 @@ fn find_credentials_error<'a>(
     None
 }
 
-/// The messages of an error and its sources, joined with `: `.
+/// The messages of an error and its sources, joined with `: `, whole
+/// (never cut: a cause is shortened by structure, see
+/// [`credentials_detail`], not by length). Repeats are dropped.
 #[cfg(feature = "sts")]
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
@@ -189,17 +194,60 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = e.source();
     }
-    quoted(&out)
+    out
+}
+
+/// The cause of a credential provider's error: its sources' messages
+/// (the `CredentialsError` itself only says "the credential provider was
+/// not enabled" and the like), or its own message when it has none.
+#[cfg(feature = "sts")]
+fn provider_cause(err: &CredentialsError) -> String {
+    match std::error::Error::source(err) {
+        Some(source) => one_line(&chain(source)),
+        None => one_line(&err.to_string()),
+    }
+}
+
+/// Whitespace (newlines included) collapsed to single spaces.
+#[cfg(feature = "sts")]
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What a credential chain reported, whole: when it tried several
+/// providers, `tried:` and one line per provider (`  NAME: cause`);
+/// otherwise the error's causes on one line.
+#[cfg(feature = "sts")]
+fn credentials_detail(err: &CredentialsError) -> String {
+    use aws_config::meta::ProviderChainError;
+    let chain_error = std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<ProviderChainError<CredentialsError>>());
+    match chain_error {
+        Some(c) if !c.attempts().is_empty() => {
+            let mut out = String::from("tried:");
+            for attempt in c.attempts() {
+                out.push_str("\n  ");
+                out.push_str(attempt.name());
+                out.push_str(": ");
+                out.push_str(&provider_cause(attempt.error()));
+            }
+            out
+        }
+        _ => provider_cause(err),
+    }
 }
 
 /// Maps a failed `GetCallerIdentity` call to an actionable error.
 #[cfg(feature = "sts")]
-fn map_sdk_error<R>(err: SdkError<GetCallerIdentityError, R>) -> IdentityError
+fn map_sdk_error<R>(
+    err: SdkError<GetCallerIdentityError, R>,
+    endpoint: &sentinel_store::aws::EndpointRecorder,
+) -> IdentityError
 where
     R: fmt::Debug + Send + Sync + 'static,
 {
     if let Some(c) = find_credentials_error(&err) {
-        let detail = chain(c);
+        let detail = credentials_detail(c);
         return match c {
             CredentialsError::CredentialsNotLoaded(_) => IdentityError::NoCredentials { detail },
             _ => IdentityError::CredentialsUnavailable { detail },
@@ -207,7 +255,8 @@ where
     }
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => IdentityError::Network {
-            detail: chain(&err),
+            detail: sentinel_store::aws::no_answer("STS", endpoint, &err)
+                .unwrap_or_else(|| chain(&err)),
         },
         SdkError::ServiceError(se) => {
             let e = se.err();
@@ -249,5 +298,57 @@ mod tests {
     fn chain_deduplicates() {
         let e = std::io::Error::other("boom");
         assert_eq!(chain(&e), "boom");
+    }
+
+    /// The default chain with no credentials anywhere: the whole cause of
+    /// every provider, one line each, nothing cut.
+    #[cfg(feature = "sts")]
+    #[tokio::test]
+    async fn no_credentials_lists_every_provider_whole() {
+        use aws_config::meta::credentials::CredentialsProviderChain;
+        use aws_credential_types::provider::{ProvideCredentials, future};
+
+        #[derive(Debug)]
+        struct Fails(&'static str);
+        impl ProvideCredentials for Fails {
+            fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+            where
+                Self: 'a,
+            {
+                future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(self.0)))
+            }
+        }
+        let long = "profile file not found: could not read /home/someone/with/a/rather/long/path/to/the/aws/config/file/that/goes/on/and/on/for/a/while/config (No such file or directory)";
+        let chain = CredentialsProviderChain::first_try(
+            "Environment",
+            Fails("environment variable not set"),
+        )
+        .or_else("Profile", Fails(long))
+        .or_else(
+            "WebIdentityToken",
+            Fails("$AWS_WEB_IDENTITY_TOKEN_FILE was not set"),
+        )
+        .or_else("EcsContainer", Fails("ECS provider not configured"))
+        .or_else("Ec2InstanceMetadata", Fails("IMDS is disabled"));
+        let err = chain.provide_credentials().await.unwrap_err();
+        let detail = credentials_detail(&err);
+        let lines: Vec<&str> = detail.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "tried:",
+                "  Environment: environment variable not set",
+                &format!("  Profile: {long}"),
+                "  WebIdentityToken: $AWS_WEB_IDENTITY_TOKEN_FILE was not set",
+                "  EcsContainer: ECS provider not configured",
+                "  Ec2InstanceMetadata: IMDS is disabled",
+            ]
+        );
+        let shown = IdentityError::NoCredentials { detail }.to_string();
+        assert!(
+            shown.starts_with("no AWS base credentials found;"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("(No such file or directory)\n  WebIdentityToken: $AWS_WEB_IDENTITY_TOKEN_FILE was not set\n  EcsContainer: ECS provider not configured\n  Ec2InstanceMetadata: IMDS is disabled"), "{shown}");
     }
 }

@@ -12,6 +12,8 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 #[cfg(feature = "sts")]
 use aws_sdk_sts::types::Tag;
 use jiff::Timestamp;
+#[cfg(feature = "sts")]
+use sentinel_store::aws::{EndpointRecorder, no_answer};
 use serde::Serialize;
 
 /// STS limits on an assumed-role session: at least 15 minutes.
@@ -241,6 +243,10 @@ pub enum VendError {
         /// When they expired.
         expiration: Timestamp,
     },
+    /// STS did not answer within the configured limits (the message names
+    /// the endpoint and the limit); nothing was issued.
+    #[error("AssumeRole failed: {0}; no credentials were issued")]
+    NoAnswer(String),
     /// Anything else (network, no base credentials, ...).
     #[error("AssumeRole failed: {0}")]
     Backend(String),
@@ -259,15 +265,32 @@ pub trait Vendor: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug, Clone)]
 pub struct StsVendor {
     client: aws_sdk_sts::Client,
+    endpoint: EndpointRecorder,
 }
 
 #[cfg(feature = "sts")]
 impl StsVendor {
     /// Vends through `client` (built by the caller; this never loads AWS
-    /// configuration).
+    /// configuration). The client keeps its configuration, timeouts
+    /// included; a timeout names the endpoint that did not answer.
     pub fn new(client: aws_sdk_sts::Client) -> Self {
-        Self { client }
+        let (client, endpoint) = recording(client);
+        Self { client, endpoint }
     }
+}
+
+/// `client` with an [`EndpointRecorder`] added, and the recorder.
+#[cfg(feature = "sts")]
+pub(crate) fn recording(client: aws_sdk_sts::Client) -> (aws_sdk_sts::Client, EndpointRecorder) {
+    let endpoint = EndpointRecorder::new();
+    let client = aws_sdk_sts::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(endpoint.clone())
+            .build(),
+    );
+    (client, endpoint)
 }
 
 #[cfg(feature = "sts")]
@@ -294,6 +317,9 @@ impl Vendor for StsVendor {
             req = req.serial_number(serial).token_code(code);
         }
         let out = req.send().await.map_err(|e| {
+            if let Some(m) = no_answer("STS", &self.endpoint, &e) {
+                return VendError::NoAnswer(m);
+            }
             let message = e.message().unwrap_or_default().to_owned();
             match e.code() {
                 Some("AccessDenied" | "AccessDeniedException") => VendError::AccessDenied {
@@ -388,6 +414,7 @@ pub async fn mfa_session(
     duration: Duration,
 ) -> Result<Credentials, MfaSessionError> {
     let duration = mfa_session_duration(duration);
+    let (client, endpoint) = recording(client.clone());
     let out = client
         .get_session_token()
         .serial_number(serial)
@@ -396,6 +423,9 @@ pub async fn mfa_session(
         .send()
         .await
         .map_err(|e| {
+            if let Some(m) = no_answer("STS", &endpoint, &e) {
+                return MfaSessionError::Backend(m);
+            }
             let message = e.message().unwrap_or_default().to_owned();
             match e.code() {
                 Some("AccessDenied" | "AccessDeniedException")

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
+use sentinel_store::aws::{EndpointRecorder, no_answer};
 
 use super::{Notification, Notifier, NotifyError};
 
@@ -13,14 +14,26 @@ use super::{Notification, Notifier, NotifyError};
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
     topic_arn: String,
+    endpoint: EndpointRecorder,
 }
 
 impl SnsNotifier {
-    /// Publishes to `topic_arn` with `client`.
+    /// Publishes to `topic_arn` with `client`. The client keeps its
+    /// configuration (timeouts included); a timeout names the endpoint
+    /// that did not answer.
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        let endpoint = EndpointRecorder::new();
+        let client = aws_sdk_sns::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(endpoint.clone())
+                .build(),
+        );
         Self {
             client,
             topic_arn: topic_arn.into(),
+            endpoint,
         }
     }
 
@@ -51,7 +64,10 @@ impl SnsNotifier {
             .message_attributes("event_type", attribute)
             .send()
             .await
-            .map_err(|e| err(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| {
+                err(no_answer("SNS", &self.endpoint, &e)
+                    .unwrap_or_else(|| DisplayErrorContext(&e).to_string()))
+            })?;
         Ok(out.message_id)
     }
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Url;
 use reqwest::header::CONTENT_TYPE;
+use sentinel_store::Timeouts;
 use sha2::Sha256;
 
 use super::{Notification, Notifier, NotifyError};
@@ -63,15 +64,20 @@ impl Default for RetryPolicy {
 /// `Content-Type: application/json`, `X-Sentinel-Event: <event_type>` and,
 /// when a secret is set, `X-Sentinel-Signature: sha256=<hex>`: the
 /// HMAC-SHA256 of the exact body bytes under the secret. Any 2xx is
-/// success; redirects are not followed; each attempt times out after 10 s (see
-/// [`with_timeout`](Self::with_timeout)); connection errors, timeouts and
-/// 5xx are retried by the [`RetryPolicy`], other statuses are not.
+/// success; redirects are not followed; connecting, each attempt and the
+/// whole delivery (retries included) are limited by [`Timeouts`] (default
+/// 3 s, 5 s and 12 s; see [`with_timeouts`](Self::with_timeouts));
+/// connection errors, timeouts and 5xx are retried by the [`RetryPolicy`]
+/// while the total limit allows, other statuses are not.
+///
+/// The URL is never shown whole (webhook URLs often carry a token in the
+/// path or query): messages and `Debug` use [`redact_url`].
 pub struct WebhookNotifier {
     client: reqwest::Client,
     url: Url,
     endpoint: String,
     secret: Option<Vec<u8>>,
-    timeout: Duration,
+    timeouts: Timeouts,
     retry: RetryPolicy,
 }
 
@@ -80,20 +86,59 @@ impl fmt::Debug for WebhookNotifier {
         f.debug_struct("WebhookNotifier")
             .field("endpoint", &self.endpoint)
             .field("signed", &self.secret.is_some())
-            .field("timeout", &self.timeout)
+            .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
 
-/// The URL as shown in messages: no user info, no query, no fragment.
+/// A webhook URL as it may be shown: `scheme://host[:port]`, then `/…` when
+/// the URL has a path, query or fragment. User info, path, query and
+/// fragment are left out, since any of them may hold a token (Slack-style
+/// hooks keep theirs in the path). Text that is not a URL is shown as
+/// `<invalid URL>`.
+///
+/// ```
+/// use sentinel_approval::redact_url;
+/// assert_eq!(
+///     redact_url("https://hooks.example.com/services/T0/B0/secret?x=1"),
+///     "https://hooks.example.com/…"
+/// );
+/// assert_eq!(redact_url("http://u:pw@127.0.0.1:8080"), "http://127.0.0.1:8080");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => redact(&u),
+        Err(_) => "<invalid URL>".to_owned(),
+    }
+}
+
+/// See [`redact_url`].
 fn redact(url: &Url) -> String {
     let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
     if let Some(port) = url.port() {
         shown.push_str(&format!(":{port}"));
     }
-    shown.push_str(url.path());
+    if (url.path() != "/" && !url.path().is_empty())
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        shown.push_str("/…");
+    }
     shown
+}
+
+/// The HTTP client: no redirects, `connect` limit on connecting.
+fn http_client(connect: Duration) -> Result<reqwest::Client, NotifyError> {
+    // Redirects are not followed: the signed body goes only where it
+    // was configured to go, and a 3xx is reported as a rejection.
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect)
+        .build()
+        .map_err(|e| NotifyError::Config {
+            reason: format!("could not set up the HTTP client: {}", chain(&e)),
+        })
 }
 
 /// An error and its sources, joined (reqwest's own message is terse).
@@ -128,20 +173,13 @@ impl WebhookNotifier {
                 ),
             });
         }
-        // Redirects are not followed: the signed body goes only where it
-        // was configured to go, and a 3xx is reported as a rejection.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| NotifyError::Config {
-                reason: format!("could not set up the HTTP client: {}", chain(&e)),
-            })?;
+        let timeouts = Timeouts::default();
         Ok(Self {
             endpoint: redact(&parsed),
             url: parsed,
-            client,
+            client: http_client(timeouts.connect)?,
             secret: None,
-            timeout: Duration::from_secs(10),
+            timeouts,
             retry: RetryPolicy::default(),
         })
     }
@@ -155,11 +193,26 @@ impl WebhookNotifier {
         self
     }
 
-    /// Timeout of each attempt (default 10 s).
+    /// Timeout of each attempt (default 5 s); the connect and total
+    /// limits stay as they are.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeouts.attempt = timeout;
         self
+    }
+
+    /// Connect, per-attempt and total limits (default
+    /// [`Timeouts::DEFAULT`]). Fails only if the HTTP client cannot be set
+    /// up again with the new connect limit.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, NotifyError> {
+        self.client = http_client(timeouts.connect)?;
+        self.timeouts = timeouts;
+        Ok(self)
+    }
+
+    /// The limits in force.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// When to retry (default [`RetryPolicy::default`]).
@@ -169,7 +222,7 @@ impl WebhookNotifier {
         self
     }
 
-    /// The URL as shown in messages (no credentials or query).
+    /// The URL as shown in messages ([`redact_url`]).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -195,14 +248,39 @@ impl Notifier for WebhookNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let body = n.to_json()?;
         let signature = self.signature(&body)?;
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let limit = self.timeouts.operation;
+        match tokio::time::timeout(limit, self.deliver(n, body, signature, &attempts)).await {
+            Ok(result) => result,
+            Err(_) => Err(NotifyError::Delivery {
+                endpoint: self.endpoint.clone(),
+                event: n.event_type,
+                attempts: attempts.load(std::sync::atomic::Ordering::Relaxed),
+                reason: format!("no answer within the total limit of {limit:?}"),
+            }),
+        }
+    }
+}
+
+impl WebhookNotifier {
+    /// The attempts of one delivery (counted in `attempts`, which the
+    /// total limit in `notify` reads when it cuts them short).
+    async fn deliver(
+        &self,
+        n: &Notification,
+        body: Vec<u8>,
+        signature: Option<String>,
+        counter: &std::sync::atomic::AtomicU32,
+    ) -> Result<(), NotifyError> {
         let event = n.event_type;
         let mut attempts = 0u32;
         loop {
             attempts += 1;
+            counter.store(attempts, std::sync::atomic::Ordering::Relaxed);
             let mut req = self
                 .client
                 .post(self.url.clone())
-                .timeout(self.timeout)
+                .timeout(self.timeouts.attempt)
                 .header(CONTENT_TYPE, "application/json")
                 .header(EVENT_HEADER, event.as_str());
             if let Some(sig) = &signature {
@@ -220,9 +298,16 @@ impl Notifier for WebhookNotifier {
                         status: resp.status().as_u16(),
                     });
                 }
-                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
+                Err(e) if e.is_timeout() => format!(
+                    "no answer within {:?} ({})",
+                    if e.is_connect() {
+                        self.timeouts.connect
+                    } else {
+                        self.timeouts.attempt
+                    },
                     chain(&e.without_url())
-                }
+                ),
+                Err(e) if e.is_connect() || e.is_request() => chain(&e.without_url()),
                 Err(e) => {
                     return Err(NotifyError::Delivery {
                         endpoint: self.endpoint.clone(),
@@ -261,10 +346,28 @@ mod tests {
         let w = WebhookNotifier::new("https://u:pw@hooks.example.com:8443/s?token=abc")
             .unwrap()
             .with_secret("topsecret");
-        assert_eq!(w.endpoint(), "https://hooks.example.com:8443/s");
+        assert_eq!(w.endpoint(), "https://hooks.example.com:8443/…");
         let dbg = format!("{w:?}");
         assert!(!dbg.contains("topsecret") && !dbg.contains("abc") && !dbg.contains("pw"));
         assert!(dbg.contains("signed: true"));
+        assert!(!dbg.contains("/s"), "{dbg}");
+    }
+
+    #[test]
+    fn redact_url_hides_paths_queries_and_user_info() {
+        for (url, shown) in [
+            (
+                "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+                "https://hooks.slack.com/…",
+            ),
+            ("https://example.com?token=abc", "https://example.com/…"),
+            ("https://example.com/#abc", "https://example.com/…"),
+            ("http://user:pw@127.0.0.1:9000/", "http://127.0.0.1:9000"),
+            ("https://example.com", "https://example.com"),
+            ("not a url with secret", "<invalid URL>"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `sentinel config`: the resolved configuration, for "where does my state
-//! live?" questions. Secrets are never shown.
+//! live?" questions. Secrets are never shown, nor the path or query of a
+//! webhook URL (they often hold a token).
 
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::config::{PolicySource, StateConfig};
+use crate::config::{PolicySource, StateConfig, show_duration};
 use crate::context::Context;
 use crate::output::{self, CliResult, Record};
 
@@ -51,12 +52,21 @@ pub fn show(ctx: &Context, args: &ConfigArgs) -> CliResult {
         .field(
             "webhook",
             match (&c.notify.webhook_url, c.webhook_secret_set) {
-                (Some(u), true) => format!("{u} (signed)"),
-                (Some(u), false) => u.clone(),
+                (Some(u), true) => format!("{} (signed)", sentinel_approval::redact_url(u)),
+                (Some(u), false) => sentinel_approval::redact_url(u),
                 (None, _) => "-".to_owned(),
             },
         )
-        .field("sns topic", c.notify.sns_topic.as_deref().unwrap_or("-"));
+        .field("sns topic", c.notify.sns_topic.as_deref().unwrap_or("-"))
+        .field(
+            "timeouts",
+            format!(
+                "connect {}, attempt {}, whole call {}",
+                show_duration(c.timeouts.connect),
+                show_duration(c.timeouts.attempt),
+                show_duration(c.timeouts.operation)
+            ),
+        );
     output::print(&record.render())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,7 @@ pub async fn whoami(ctx: &Context, args: &WhoamiArgs) -> CliResult {
     let hint = crate::identity::HINT;
     let identity = sentinel_vend::identity::caller_identity(&sts)
         .await
-        .map_err(|e| CliError::error(e).hint(hint))?;
+        .map_err(|e| CliError::with_lines(e).hint(hint))?;
     let principal = identity
         .principal()
         .map_err(|e| CliError::error(e).hint(hint))?;

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use sentinel_store::aws::{EndpointRecorder, no_answer};
 
 use super::{PolicyStore, check_profile_name};
 use crate::error::{Error, Result};
@@ -22,12 +23,23 @@ pub const DEFAULT_SSM_ROOT: &str = "/sentinel/policies";
 pub struct SsmPolicyStore {
     client: aws_sdk_ssm::Client,
     root: String,
+    endpoint: EndpointRecorder,
 }
 
 impl SsmPolicyStore {
     /// A store reading parameters under `root` (e.g. `/sentinel/policies`).
-    /// A trailing `/` is ignored; a missing leading `/` is added.
+    /// A trailing `/` is ignored; a missing leading `/` is added. The
+    /// client keeps its configuration (timeouts included); a timeout names
+    /// the endpoint that did not answer.
     pub fn new(client: aws_sdk_ssm::Client, root: impl Into<String>) -> Self {
+        let endpoint = EndpointRecorder::new();
+        let client = aws_sdk_ssm::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(endpoint.clone())
+                .build(),
+        );
         let root = root.into();
         // Kept without a trailing `/`; the top level `/` is the empty root.
         let trimmed = root.trim_matches('/');
@@ -36,7 +48,11 @@ impl SsmPolicyStore {
         } else {
             format!("/{trimmed}")
         };
-        Self { client, root }
+        Self {
+            client,
+            root,
+            endpoint,
+        }
     }
 
     /// A store under [`DEFAULT_SSM_ROOT`].
@@ -59,6 +75,9 @@ impl SsmPolicyStore {
         } else {
             self.parameter_name(profile)
         };
+        if let Some(no_answer) = no_answer("SSM", &self.endpoint, &e) {
+            return Error::backend("ssm", format!("{no_answer} for {action} on {name}"));
+        }
         let code = e.code().unwrap_or_default().to_owned();
         match code.as_str() {
             "ParameterNotFound" => Error::NotFound {
