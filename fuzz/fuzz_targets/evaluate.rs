@@ -231,7 +231,7 @@ fn check(doc: &PolicyDocument, req: &Request<'_>, d: &Decision) {
     assert_eq!(d.rule.as_deref(), Some(rule.name.as_str()));
     assert_eq!(d.rule_effect, Some(rule.effect));
     assert!(c.profiles.is_empty() || c.profiles.iter().any(|p| p == req.profile));
-    assert!(c.users.is_empty() || c.users.iter().any(|u| u == req.user));
+    assert!(c.users.is_empty() || c.users.iter().any(|u| u == req.user.as_str()));
     assert!(c.mode.is_empty() || c.mode.contains(&req.mode));
     let server = matches!(
         rule.effect,

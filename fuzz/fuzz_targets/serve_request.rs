@@ -87,10 +87,8 @@ fn build(rt: &tokio::runtime::Runtime) -> Instance {
     rt.block_on(async {
         let policies = MemoryPolicyStore::new();
         policies.put_text(PROFILE, POLICY).expect("policy");
-        let caller = Caller {
-            username: "alice".into(),
-            arn: "arn:aws:iam::123456789012:user/alice".into(),
-        };
+        let caller =
+            Caller::from_arn("arn:aws:iam::123456789012:user/alice").expect("caller ARN");
         let log = DecisionLog::memory();
         let pipeline = Pipeline::new(Arc::new(policies), Arc::new(FakeVendor::new()), log.clone())
             .with_sessions(Arc::new(MemorySessionStore::new()));

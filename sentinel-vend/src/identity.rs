@@ -10,6 +10,7 @@
 //! a name the caller picked (a role session name of a role anyone may
 //! assume) is never an identity.
 
+#[cfg(feature = "sts")]
 use std::fmt;
 
 pub use sentinel_policy::{Principal, PrincipalError, PrincipalKind};
@@ -22,6 +23,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
 /// Longest value quoted back in an error message.
+#[cfg(feature = "sts")]
 const MAX_QUOTED: usize = 200;
 
 /// What went wrong while finding out who the caller is.
@@ -129,6 +131,7 @@ impl CallerIdentity {
     }
 }
 
+#[cfg(feature = "sts")]
 fn quoted(s: &str) -> String {
     s.chars().take(MAX_QUOTED).collect()
 }

@@ -323,10 +323,32 @@ impl CredentialService {
     /// a malformed query): every outcome leaves a line. A log that cannot
     /// be written turns the answer into an internal error.
     async fn refused(&self, profile: Option<&str>, error: ApiError) -> ApiError {
+        let reason = error.message.clone();
+        self.log_refusal(profile, &reason, error).await
+    }
+
+    /// [`refused`](Self::refused) for a failed authentication. The log
+    /// says what failed but repeats nothing the unauthenticated client
+    /// sent (a `Host` value could carry anything).
+    async fn unauthenticated(&self, e: AuthError) -> ApiError {
+        let reason = match &e {
+            AuthError::BadToken => e.to_string(),
+            AuthError::BadHost(_) => "Host header is not this credential server".to_owned(),
+            AuthError::Unidentified(_) => e.to_string(),
+        };
+        self.log_refusal(
+            None,
+            &format!("not authenticated: {reason}"),
+            ApiError::auth(e),
+        )
+        .await
+    }
+
+    async fn log_refusal(&self, profile: Option<&str>, reason: &str, error: ApiError) -> ApiError {
         let profile = profile.or(self.config.profile.as_deref()).unwrap_or("");
         match self
             .pipeline
-            .log_refused(profile, Mode::Server, &error.message)
+            .log_refused(profile, Mode::Server, reason)
             .await
         {
             Ok(()) => error,
@@ -338,7 +360,7 @@ impl CredentialService {
     async fn serve(&self, parts: &Parts) -> Result<String, ApiError> {
         let caller = match self.auth.authenticate(parts).await {
             Ok(c) => c,
-            Err(e) => return Err(self.refused(None, ApiError::auth(e)).await),
+            Err(e) => return Err(self.unauthenticated(e).await),
         };
         // Only now, for an authenticated caller, read the query.
         let q = match Query::<CredentialsQuery>::try_from_uri(&parts.uri) {
@@ -487,7 +509,7 @@ async fn credentials(State(svc): State<Arc<CredentialService>>, parts: Parts) ->
 
 async fn profiles(State(svc): State<Arc<CredentialService>>, parts: Parts) -> Response {
     if let Err(e) = svc.auth.authenticate(&parts).await {
-        return svc.refused(None, ApiError::auth(e)).await.into_response();
+        return svc.unauthenticated(e).await.into_response();
     }
     match svc.targets.profiles().await {
         Ok(list) => json_response(
@@ -544,7 +566,7 @@ async fn method_not_allowed(State(svc): State<Arc<CredentialService>>, parts: Pa
 async fn refuse(svc: &CredentialService, parts: &Parts, error: ApiError) -> Response {
     match svc.auth.authenticate(parts).await {
         Ok(_) => error.into_response(),
-        Err(e) => svc.refused(None, ApiError::auth(e)).await.into_response(),
+        Err(e) => svc.unauthenticated(e).await.into_response(),
     }
 }
 

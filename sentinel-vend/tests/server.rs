@@ -364,8 +364,9 @@ async fn every_answer_is_logged_cached_serves_and_refusals_too() {
     get(&s, Some(&s.token), None).await;
     get(&s, Some(&s.token), None).await;
     get(&s, Some("wrong"), None).await;
+    get(&s, Some(&s.token), Some("evil.example.com")).await;
     let lines = log_lines(&s);
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
     assert_eq!(lines[0]["effect"], "allow");
     assert_eq!(lines[1]["effect"], "allow");
     assert!(
@@ -379,4 +380,16 @@ async fn every_answer_is_logged_cached_serves_and_refusals_too() {
     assert_eq!(lines[1]["source_identity"], lines[0]["source_identity"]);
     assert_eq!(lines[2]["effect"], "deny");
     assert_eq!(lines[2]["user"], "-");
+    assert!(
+        lines[2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not authenticated")
+    );
+    // What an unauthenticated client sent is not repeated.
+    assert!(
+        !lines[3].to_string().contains("evil.example.com"),
+        "{}",
+        lines[3]
+    );
 }

@@ -49,7 +49,7 @@ pub struct ListArgs {
     status: Option<BreakGlassStatus>,
     /// Only events invoked by this user.
     #[arg(long)]
-    invoker: Option<String>,
+    invoker: Option<sentinel_policy::Username>,
     /// Only events for this profile.
     #[arg(long)]
     profile: Option<String>,
@@ -185,7 +185,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     let store = ctx.breakglass().await?;
     let limit = args.limit as usize;
     let mut query = BreakGlassQuery::all().limit(limit.min(100));
-    query.invoker.clone_from(&args.invoker);
+    query.invoker = args.invoker.as_ref().map(ToString::to_string);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
     query.from = args.since;

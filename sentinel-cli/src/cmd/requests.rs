@@ -41,7 +41,7 @@ pub struct ListArgs {
     status: Option<RequestStatus>,
     /// Only requests by this user.
     #[arg(long)]
-    requester: Option<String>,
+    requester: Option<Username>,
     /// Only requests for this profile.
     #[arg(long)]
     profile: Option<String>,
@@ -201,7 +201,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     let requests = ctx.requests().await?;
     let limit = args.limit as usize;
     let mut query = RequestQuery::all().limit(limit.min(100));
-    query.requester.clone_from(&args.requester);
+    query.requester = args.requester.as_ref().map(ToString::to_string);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
     let all = output::collect(limit, |after| {
