@@ -178,18 +178,7 @@ fn sso_session_names_are_people_and_mappings_name_the_rest() {
     let u = sentinel_testkit::unique_name("sso");
     // IAM Identity Center's role names: AWSReservedSSO_<permission set>_<id>.
     let sso_name = format!("AWSReservedSSO_Dev_{}", &u[u.len() - 8..]);
-    let created = aws(
-        &w.endpoint,
-        &[
-            "iam",
-            "create-role",
-            "--role-name",
-            &sso_name,
-            "--assume-role-policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#,
-        ],
-    );
-    let sso_role = created["Role"]["Arn"].as_str().unwrap().to_owned();
+    let sso_role = common::role_named(&w.endpoint, &sso_name);
     let (_, ci_role) = trusting_role(&w.endpoint, "ci-deployer");
     let person = "alice.smith@example.com";
     w.policy(&format!(

@@ -138,8 +138,8 @@ fn quoted(s: &str) -> String {
 
 /// Asks STS who the base credentials belong to (`GetCallerIdentity`).
 ///
-/// The answer is checked with [`parse_principal`], so a successful result
-/// always has a usable principal. Failures are mapped to errors that say
+/// The answer is checked with [`Principal::parse`], so a successful
+/// result always has a usable principal. Failures are mapped to errors that say
 /// what to do: missing credentials, expired or rejected credentials,
 /// access denied, throttling, network trouble.
 #[cfg(feature = "sts")]

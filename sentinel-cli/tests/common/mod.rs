@@ -157,19 +157,25 @@ pub fn iam_user(endpoint: &str, prefix: &str) -> User {
 /// SourceIdentity and tag sessions; its name and ARN.
 pub fn trusting_role(endpoint: &str, prefix: &str) -> (String, String) {
     let name = sentinel_testkit::unique_name(prefix);
+    let arn = role_named(endpoint, &name);
+    (name, arn)
+}
+
+/// A role named exactly `name` that trusts anyone to assume it, set
+/// SourceIdentity and tag sessions; its ARN.
+pub fn role_named(endpoint: &str, name: &str) -> String {
     let role = aws(
         endpoint,
         &[
             "iam",
             "create-role",
             "--role-name",
-            &name,
+            name,
             "--assume-role-policy-document",
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#,
         ],
     );
-    let arn = role["Role"]["Arn"].as_str().unwrap().to_owned();
-    (name, arn)
+    role["Role"]["Arn"].as_str().unwrap().to_owned()
 }
 
 /// Parses a command's stdout as JSON.
