@@ -98,6 +98,7 @@ done
 
 cat >"$XDG_CONFIG_HOME/sentinel/policy.yaml" <<'EOF'
 version: "1"
+admins: [bob]                       # may revoke anyone and use (and lift) the kill switch
 rules:
   - name: dev-for-the-team
     effect: allow
@@ -175,12 +176,16 @@ for _ in $(seq 1 100); do
 done
 run env AWS_PROFILE=alice "$sentinel" server-sessions --status active
 sleep 1
+expect_fail env AWS_PROFILE=alice "$sentinel" server-revoke --user bob --reason "only admins may do this"
 run env AWS_PROFILE=bob "$sentinel" server-revoke --user alice --reason "laptop reported stolen"
 touch "$marker"
 if wait "$server_pid"; then die "the child got credentials after the revocation"; fi
 server_pid=""
 grep -q assumed-role "$first" || die "the child's first call, before the revocation, did not get credentials"
 say "(the second call was refused: the revocation took effect at the next credential request)"
+expect_fail aws sts get-caller-identity --profile sentinel-dev --query Arn --output text
+run env AWS_PROFILE=bob "$sentinel" server-lift --user alice
+run aws sts get-caller-identity --profile sentinel-dev --query Arn --output text
 
 step "6. the decision log"
 log="$XDG_STATE_HOME/sentinel/decisions.jsonl"
