@@ -566,3 +566,47 @@ fn boto3_through_credential_process_gets_only_real_people_in() {
     assert!(!out.status.success(), "the impostor got in");
     assert!(stderr(&out).contains("names nobody"), "{}", stderr(&out));
 }
+
+#[test]
+fn only_the_invoker_or_an_admin_closes_break_glass() {
+    let Some(w) = World::new() else { return };
+    let alice = iam_user(&w.endpoint, "alice");
+    let bob = iam_user(&w.endpoint, "bob");
+    let sec = iam_user(&w.endpoint, "secops");
+    w.policy(&format!(
+        "version: '1'\nadmins: [{sec}]\nrules:\n  - name: closed\n    effect: deny\n    conditions: {{ profiles: [prod] }}\nbreakglass:\n  rules:\n    - name: oncall\n      profiles: [prod]\n      users: [{alice}, {bob}]\n",
+        sec = sec.name,
+        alice = alice.name,
+        bob = bob.name
+    ));
+    let invoke = |who: &User| {
+        let out = w.run(
+            &who.into(),
+            &[
+                "breakglass",
+                "--profile",
+                "prod",
+                "--reason-code",
+                "incident",
+                "--justification",
+                "the payments database is down, failing over",
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out)["id"].as_str().unwrap().to_owned()
+    };
+    let close = |who: &User, id: &str| {
+        w.run(
+            &who.into(),
+            &["breakglass-close", id, "--reason", "incident over"],
+        )
+    };
+    let alices = invoke(&alice);
+    let bobs = invoke(&bob);
+    assert_refused(&close(&bob, &alices), "only the owner or a security admin");
+    let out = close(&alice, &alices);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = close(&sec, &bobs);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
