@@ -399,14 +399,15 @@ impl Pipeline {
             at: now,
             policy_source: self.policy.describe(),
         };
-        match RequestId::random() {
-            Ok(id) => ctx.request_id = Some(id),
+        let request_id = match RequestId::random() {
+            Ok(id) => id,
             Err(e) => {
                 let e = Error::from(e);
                 self.log.write(&ctx.error(&e)).await?;
                 return Err(e);
             }
-        }
+        };
+        ctx.request_id = Some(request_id);
         let policy = match self.policy.get(&req.profile).await {
             Ok(p) => p,
             Err(e) => {
@@ -445,7 +446,7 @@ impl Pipeline {
                 decision,
                 grant,
                 grant_end,
-                request_id: ctx.request_id.unwrap_or(RequestId::from_bytes([0; 8])),
+                request_id,
                 at: now,
                 policy_source: ctx.policy_source,
             })),
