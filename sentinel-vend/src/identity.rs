@@ -291,7 +291,7 @@ where
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sts"))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
