@@ -221,3 +221,17 @@ fn test_uses_the_configured_policy_source() {
         .code(1)
         .stderr(predicate::str::contains("invalid profile name"));
 }
+
+#[test]
+fn test_takes_canonical_usernames_only() {
+    let home = Home::new();
+    home.write_policy(POLICY);
+    // `Alice` is not another spelling of alice: it is refused, with the fix.
+    let out = test_cmd(&home, &["--user", "Alice", "--profile", "prod"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(err.contains("write \"alice\""), "{err}");
+    let out = test_cmd(&home, &["--user", "alice smith", "--profile", "prod"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("contains ' '"));
+}
