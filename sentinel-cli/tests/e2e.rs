@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Home, User, iam_user, json, stderr};
 use predicates::prelude::*;
 
@@ -359,38 +357,15 @@ fn server_revoke_kill_switch() {
 
     // Sessions are created by `sentinel exec --server`; here they are put
     // straight into the SQLite store the CLI uses.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let ids: Vec<String> = rt.block_on(async {
-        use sentinel_session::{NewSession, ServerSession, SessionStore, SqliteSessionStore};
-        let store = SqliteSessionStore::open(h.data_dir().join("sessions.db"))
-            .await
-            .unwrap();
-        let mut ids = Vec::new();
-        for (user, profile) in [
+    let ids = common::seed_sessions(
+        &h.data_dir(),
+        &[
             (&w.alice.name, "prod"),
             (&w.alice.name, "prod"),
             (&w.alice.name, "dev"),
             (&w.carol.name, "prod"),
-        ] {
-            let s = ServerSession::start(
-                NewSession {
-                    user: sentinel_policy::Username::parse(user).unwrap(),
-                    profile: profile.into(),
-                    server_instance_id: "test-instance".into(),
-                    duration: Duration::from_secs(3600),
-                    source_identity: None,
-                },
-                jiff::Timestamp::now(),
-            )
-            .unwrap();
-            store.create(&s).await.unwrap();
-            ids.push(s.id);
-        }
-        ids
-    });
+        ],
+    );
 
     let active = json(
         &h.as_user(&w.bob)

@@ -355,33 +355,10 @@ fn only_admins_revoke_others_and_lift() {
     let bob_c: Creds = (&bob).into();
     let sec_c: Creds = (&sec).into();
     // Sessions as `exec --server` starts them, straight into the store.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let ids: Vec<String> = rt.block_on(async {
-        use sentinel_session::{NewSession, ServerSession, SessionStore, SqliteSessionStore};
-        let store = SqliteSessionStore::open(w.home.data_dir().join("sessions.db"))
-            .await
-            .unwrap();
-        let mut ids = Vec::new();
-        for _ in 0..2 {
-            let s = ServerSession::start(
-                NewSession {
-                    user: sentinel_policy::Username::parse(&alice.name).unwrap(),
-                    profile: "prod".into(),
-                    server_instance_id: "t".into(),
-                    duration: Duration::from_secs(3600),
-                    source_identity: None,
-                },
-                jiff::Timestamp::now(),
-            )
-            .unwrap();
-            store.create(&s).await.unwrap();
-            ids.push(s.id);
-        }
-        ids
-    });
+    let ids = common::seed_sessions(
+        &w.home.data_dir(),
+        &[(&alice.name, "prod"), (&alice.name, "prod")],
+    );
     // Bob may not revoke alice's session; alice may.
     assert_refused(
         &w.run(&bob_c, &["server-revoke", &ids[0], "--reason", "mine now"]),

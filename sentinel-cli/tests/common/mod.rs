@@ -178,6 +178,38 @@ pub fn role_named(endpoint: &str, name: &str) -> String {
     role["Role"]["Arn"].as_str().unwrap().to_owned()
 }
 
+/// Active server sessions of `(user, profile)`, as `exec --server` starts
+/// them, put straight into the SQLite store under `data_dir`; their ids.
+pub fn seed_sessions(data_dir: &std::path::Path, sessions: &[(&str, &str)]) -> Vec<String> {
+    use sentinel_session::{NewSession, ServerSession, SessionStore, SqliteSessionStore};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteSessionStore::open(data_dir.join("sessions.db"))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for (user, profile) in sessions {
+            let s = ServerSession::start(
+                NewSession {
+                    user: sentinel_policy::Username::parse(user).unwrap(),
+                    profile: (*profile).into(),
+                    server_instance_id: "test-instance".into(),
+                    duration: std::time::Duration::from_secs(3600),
+                    source_identity: None,
+                },
+                jiff::Timestamp::now(),
+            )
+            .unwrap();
+            store.create(&s).await.unwrap();
+            ids.push(s.id);
+        }
+        ids
+    })
+}
+
 /// Parses a command's stdout as JSON.
 pub fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
