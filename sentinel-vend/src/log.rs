@@ -533,9 +533,8 @@ struct Inner {
     sync_scheduled: AtomicBool,
     /// The last background sync failed: sync every write until one works.
     sync_failed: AtomicBool,
-    /// The log file, for syncs that do not hold up writers (a sync of
-    /// either handle covers both).
-    sync_file: Option<File>,
+    /// The log file, for syncs that do not hold up writers.
+    sync_file: Option<Arc<File>>,
 }
 
 #[derive(Debug, Clone)]
@@ -567,7 +566,7 @@ struct State {
 
 enum Target {
     File {
-        file: File,
+        file: Arc<File>,
         /// File length after our last write; `None` forces a re-read of the tail.
         known_len: Option<u64>,
     },
@@ -612,7 +611,7 @@ impl DecisionLog {
             seq: 0,
             head: GENESIS_HASH.to_owned(),
             target: Target::File {
-                file,
+                file: Arc::new(file),
                 known_len: None,
             },
         };
@@ -652,7 +651,7 @@ impl DecisionLog {
 
     fn from_parts(sink: Sink, state: State) -> Self {
         let sync_file = match &state.target {
-            Target::File { file, .. } => file.try_clone().ok(),
+            Target::File { file, .. } => Some(Arc::clone(file)),
             _ => None,
         };
         Self {
@@ -905,12 +904,9 @@ impl State {
             sink: sink.describe(),
             source,
         };
-        // Take the file out of the state for the duration, so `f` can update
-        // the rest of the state.
-        let file = match file.try_clone() {
-            Ok(f) => f,
-            Err(source) => return Err(write_err(source)),
-        };
+        // A second reference for the duration, so `f` can update the rest
+        // of the state.
+        let file = Arc::clone(file);
         let known = known_len.take();
         match file.lock() {
             Ok(()) => {}
