@@ -33,7 +33,9 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use sentinel_policy::{Decision, Mode};
@@ -45,6 +47,30 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Longest line the log writes or [`verify`] accepts, in bytes.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A line written with [`Durability::Written`] reaches the disk at most
+/// this long after it was written.
+pub const SYNC_DELAY: Duration = Duration::from_millis(100);
+
+/// How far a line must have got before [`DecisionLog::write_with`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// On disk (`fdatasync` on a file) before the write returns: for every
+    /// decision that issues credentials, so no credential exists whose
+    /// line a power cut could take back.
+    Synced,
+    /// In the file (the operating system's cache) before the write
+    /// returns, so other processes and a crash of this one see it, and on
+    /// disk within [`SYNC_DELAY`]: one background `fdatasync` covers every
+    /// line written meanwhile. For answers that issue nothing new, such
+    /// as credentials served again from a cache, where a sync per line
+    /// would cost more than the answer. The line is written in place,
+    /// without a hop to the blocking pool. If a background sync fails,
+    /// every later write is synced until one succeeds, so a failing disk
+    /// surfaces as a failed write.
+    Written,
+}
 
 /// One decision, as logged. Never holds a secret: there is no field for keys,
 /// tokens or passwords.
@@ -501,6 +527,14 @@ struct Inner {
     /// Fixed description of the sink, for errors and `Debug`.
     sink: Sink,
     state: Mutex<State>,
+    /// A line was written to the file but not yet synced.
+    dirty: AtomicBool,
+    /// A background sync is scheduled.
+    sync_scheduled: AtomicBool,
+    /// The last background sync failed: sync every write until one works.
+    sync_failed: AtomicBool,
+    /// The log file, for syncs that do not hold up writers.
+    sync_file: Option<Arc<File>>,
 }
 
 #[derive(Debug, Clone)]
@@ -532,7 +566,7 @@ struct State {
 
 enum Target {
     File {
-        file: File,
+        file: Arc<File>,
         /// File length after our last write; `None` forces a re-read of the tail.
         known_len: Option<u64>,
     },
@@ -577,7 +611,7 @@ impl DecisionLog {
             seq: 0,
             head: GENESIS_HASH.to_owned(),
             target: Target::File {
-                file,
+                file: Arc::new(file),
                 known_len: None,
             },
         };
@@ -616,10 +650,18 @@ impl DecisionLog {
     }
 
     fn from_parts(sink: Sink, state: State) -> Self {
+        let sync_file = match &state.target {
+            Target::File { file, .. } => Some(Arc::clone(file)),
+            _ => None,
+        };
         Self {
             inner: Arc::new(Inner {
                 sink,
                 state: Mutex::new(state),
+                dirty: AtomicBool::new(false),
+                sync_scheduled: AtomicBool::new(false),
+                sync_failed: AtomicBool::new(false),
+                sync_file,
             }),
         }
     }
@@ -632,12 +674,30 @@ impl DecisionLog {
     /// runtime; the memory sink is written in place. Must be called from
     /// within a Tokio runtime.
     pub async fn write(&self, record: &DecisionRecord) -> Result<(), LogError> {
+        self.write_with(record, Durability::Synced).await
+    }
+
+    /// Appends one decision with the given [`Durability`]. When this
+    /// returns an error the line may not be in the log, and no credentials
+    /// may be returned. Must be called from within a Tokio runtime.
+    pub async fn write_with(
+        &self,
+        record: &DecisionRecord,
+        durability: Durability,
+    ) -> Result<(), LogError> {
         let body = encode(record)?;
+        let sync = durability == Durability::Synced
+            || self.inner.sync_failed.load(Ordering::Acquire);
         if matches!(self.inner.sink, Sink::Memory) {
-            return self.inner.append(&body);
+            return self.inner.append(&body, true);
+        }
+        if !sync {
+            self.inner.append(&body, false)?;
+            self.schedule_sync();
+            return Ok(());
         }
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.append(&body))
+        tokio::task::spawn_blocking(move || inner.append(&body, true))
             .await
             .map_err(|e| LogError::Interrupted(e.to_string()))?
     }
@@ -646,7 +706,35 @@ impl DecisionLog {
     /// line is written (and, for a file, synced to disk).
     pub fn write_blocking(&self, record: &DecisionRecord) -> Result<(), LogError> {
         let body = encode(record)?;
-        self.inner.append(&body)
+        self.inner.append(&body, true)
+    }
+
+    /// Syncs to disk every line written so far with
+    /// [`Durability::Written`] (a no-op when there is none). Blocking.
+    pub fn sync(&self) -> Result<(), LogError> {
+        self.inner.sync_pending()
+    }
+
+    /// Starts the background sync of [`Durability::Written`] lines unless
+    /// one is already waiting: it runs [`SYNC_DELAY`] from now and covers
+    /// every line written until then.
+    fn schedule_sync(&self) {
+        if !self.inner.dirty.load(Ordering::Acquire)
+            || self.inner.sync_scheduled.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(SYNC_DELAY).await;
+            inner.sync_scheduled.store(false, Ordering::Release);
+            let synced = tokio::task::spawn_blocking(move || inner.sync_pending()).await;
+            match synced {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "decision log: background sync failed"),
+                Err(e) => tracing::error!(error = %e, "decision log: background sync did not run"),
+            }
+        });
     }
 
     /// Hash of the last line this handle wrote or read when opening
@@ -692,14 +780,22 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn append(&self, body: &str) -> Result<(), LogError> {
+    /// Writes one line; `sync`: and syncs the file to disk.
+    fn append(&self, body: &str, sync: bool) -> Result<(), LogError> {
         let mut state = self.lock();
         let sink = &self.sink;
         match &mut state.target {
             Target::File { .. } => state.with_file_lock(sink, |state, file, len| {
                 let line = state.next_line(body)?;
-                write_file_line(file, len, &line, sink)?;
+                write_file_line(file, len, &line, sink, sync)?;
                 state.advance(&line);
+                if sync {
+                    // fdatasync covered every line before this one too.
+                    self.dirty.store(false, Ordering::Release);
+                    self.sync_failed.store(false, Ordering::Release);
+                } else {
+                    self.dirty.store(true, Ordering::Release);
+                }
                 Ok(len + line.len() as u64 + 1)
             }),
             Target::Memory(_) | Target::Stderr | Target::Stdout => {
@@ -728,6 +824,47 @@ impl Inner {
                 state.advance(&line);
                 Ok(())
             }
+        }
+    }
+}
+
+impl Inner {
+    /// Syncs the file when lines were written without a sync.
+    fn sync_pending(&self) -> Result<(), LogError> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let synced = match &self.sync_file {
+            Some(file) => file.sync_data(),
+            // No second handle: sync under the lock.
+            None => match &self.lock().target {
+                Target::File { file, .. } => file.sync_data(),
+                _ => Ok(()),
+            },
+        };
+        match synced {
+            Ok(()) => {
+                self.sync_failed.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(source) => {
+                self.dirty.store(true, Ordering::Release);
+                self.sync_failed.store(true, Ordering::Release);
+                Err(LogError::Write {
+                    sink: self.sink.describe(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Best effort: the lines are in the file already; this only makes
+        // them safe from a power cut sooner than the next boot's journal.
+        if let Err(e) = self.sync_pending() {
+            tracing::error!(error = %e, "decision log: final sync failed");
         }
     }
 }
@@ -767,12 +904,9 @@ impl State {
             sink: sink.describe(),
             source,
         };
-        // Take the file out of the state for the duration, so `f` can update
-        // the rest of the state.
-        let file = match file.try_clone() {
-            Ok(f) => f,
-            Err(source) => return Err(write_err(source)),
-        };
+        // A second reference for the duration, so `f` can update the rest
+        // of the state.
+        let file = Arc::clone(file);
         let known = known_len.take();
         match file.lock() {
             Ok(()) => {}
@@ -799,14 +933,22 @@ impl State {
     }
 }
 
-/// Writes one line and syncs it; on failure, cuts the file back to `len` so
-/// no partial line is left behind.
-fn write_file_line(file: &File, len: u64, line: &str, sink: &Sink) -> Result<(), LogError> {
+/// Writes one line and, with `sync`, syncs it; on failure, cuts the file
+/// back to `len` so no partial line is left behind.
+fn write_file_line(
+    file: &File,
+    len: u64,
+    line: &str,
+    sink: &Sink,
+    sync: bool,
+) -> Result<(), LogError> {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
     let mut writer = file;
-    let result = writer.write_all(&bytes).and_then(|()| file.sync_data());
+    let result = writer
+        .write_all(&bytes)
+        .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
     if let Err(source) = result {
         let _ = file.set_len(len);
         return Err(LogError::Write {

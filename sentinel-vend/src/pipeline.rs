@@ -16,7 +16,7 @@ use sentinel_session::{NewSession, ServerSession, SessionStore, SessionStoreExt}
 use sentinel_store::{Clock, SystemClock};
 
 use crate::error::{Error, Result};
-use crate::log::{DecisionLog, DecisionRecord};
+use crate::log::{DecisionLog, DecisionRecord, Durability};
 #[cfg(feature = "sts")]
 use crate::profiles::{AwsProfile, ProfileError};
 use crate::source_identity::{Marker, RequestId, SessionTag, SourceIdentity};
@@ -611,7 +611,9 @@ impl Pipeline {
     /// Logs credentials served again from a frontend's cache for a request
     /// that [`authorize`](Self::authorize) has just granted: nothing new
     /// is issued, but every answer leaves a line. `source_identity` is the
-    /// one the cached credentials carry.
+    /// one the cached credentials carry. The line is written with
+    /// [`Durability::Written`]: in the file before this returns, on disk
+    /// within [`SYNC_DELAY`](crate::log::SYNC_DELAY).
     pub async fn log_cached(
         &self,
         req: &VendRequest,
@@ -642,12 +644,16 @@ impl Pipeline {
             Grant::Approval(id) => r.approval_id = Some(id.clone()),
             Grant::BreakGlass(id) => r.breakglass_id = Some(id.clone()),
         }
-        Ok(self.log.write(&r).await?)
+        // Nothing new is issued: written before the answer, on disk
+        // within the log's sync delay.
+        Ok(self.log.write_with(&r, Durability::Written).await?)
     }
 
     /// Logs a request a frontend refused before it reached the pipeline
     /// (failed authentication, a malformed request), so that every
     /// outcome leaves a line. The caller is unknown: `user` is `-`.
+    /// Written like [`log_cached`](Self::log_cached)'s lines: a flood of
+    /// refused requests costs no sync each.
     pub async fn log_refused(&self, profile: &str, mode: Mode, reason: &str) -> Result<()> {
         let r = DecisionRecord::new(
             "-",
@@ -658,7 +664,7 @@ impl Pipeline {
             self.policy.describe(),
         )
         .at(self.clock.now());
-        Ok(self.log.write(&r).await?)
+        Ok(self.log.write_with(&r, Durability::Written).await?)
     }
 
     /// The vending half of [`vend`](Self::vend): asks STS for the granted

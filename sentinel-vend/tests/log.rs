@@ -6,8 +6,8 @@ use std::io::Write as _;
 use proptest::prelude::*;
 use sentinel_policy::{Mode, Timestamp};
 use sentinel_vend::log::{
-    DecisionLog, DecisionRecord, GENESIS_HASH, LineProblem, LogError, VerifyError, line_hash,
-    verify, verify_file,
+    DecisionLog, DecisionRecord, Durability, GENESIS_HASH, LineProblem, LogError, VerifyError,
+    line_hash, verify, verify_file,
 };
 
 fn record(i: usize) -> DecisionRecord {
@@ -374,6 +374,52 @@ async fn concurrent_writes_from_20_tasks_form_one_valid_chain() {
     let report = verify_file(&path).unwrap();
     assert_eq!(report.lines, 200);
     assert_eq!(report.last_hash, log.head());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn written_lines_are_in_the_file_at_once_and_chain_with_synced_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::open_file(&path).unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..10 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let durability = if i % 3 == 0 {
+                    Durability::Synced
+                } else {
+                    Durability::Written
+                };
+                log.write_with(&record(t * 100 + i), durability)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Visible to a reader (another process) before any sync.
+    let report = verify_file(&path).unwrap();
+    assert_eq!(report.lines, 100);
+    assert_eq!(report.last_hash, log.head());
+    log.sync().unwrap();
+    // A second handle (another process) continues the same chain.
+    let other = DecisionLog::open_file(&path).unwrap();
+    other
+        .write_with(&record(1000), Durability::Written)
+        .await
+        .unwrap();
+    log.write_with(&record(1001), Durability::Written)
+        .await
+        .unwrap();
+    let report = verify_file(&path).unwrap();
+    assert_eq!(report.lines, 102);
+    assert_eq!(report.last_hash, log.head());
+    // The background sync runs and leaves nothing to do.
+    tokio::time::sleep(sentinel_vend::log::SYNC_DELAY * 3).await;
+    log.sync().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

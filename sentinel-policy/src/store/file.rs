@@ -39,8 +39,12 @@ const MIN_UNSETTLED_WAIT: Duration = Duration::from_secs(1);
 /// Only regular files (or links to them) up to
 /// [`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES) are read. Files are
 /// read on every call; a file whose text has not changed since the last
-/// call is not parsed again. Wrap the store in [`Cached`](crate::Cached) to
-/// avoid the reads too.
+/// call is not parsed again. In single-file mode, a call that finds the
+/// file's metadata (size, modification and change times, inode) as it was
+/// at the last read takes the document of that read after one `stat`,
+/// without reading the file again: a credential server asks on every
+/// request. Wrap the store in [`Cached`](crate::Cached) to avoid the reads
+/// altogether.
 ///
 /// # Files edited in place
 ///
@@ -62,8 +66,17 @@ const MIN_UNSETTLED_WAIT: Duration = Duration::from_secs(1);
 pub struct FilePolicyStore {
     path: PathBuf,
     settle: Duration,
-    /// The last document read in single-file mode, with its text.
-    last: Mutex<Option<(String, Arc<CompiledPolicy>)>>,
+    /// The last document read in single-file mode.
+    last: Mutex<Option<Last>>,
+}
+
+/// A document read in single-file mode: its text, the file's metadata when
+/// the text was read, and the compiled policy.
+#[derive(Debug)]
+struct Last {
+    text: String,
+    stamp: Stamp,
+    policy: Arc<CompiledPolicy>,
 }
 
 /// What tells one version of a file from another, as far as its metadata
@@ -178,7 +191,7 @@ impl FilePolicyStore {
 
     /// Reads a regular file of bounded size as UTF-8, only once it is
     /// settled (see [Files edited in place](Self#files-edited-in-place)).
-    async fn read(&self, profile: &str, path: &Path) -> Result<String> {
+    async fn read(&self, profile: &str, path: &Path) -> Result<(String, Stamp)> {
         let started = tokio::time::Instant::now();
         let deadline =
             started + MIN_UNSETTLED_WAIT.max(self.settle.saturating_mul(UNSETTLED_WAIT_FACTOR));
@@ -191,12 +204,12 @@ impl FilePolicyStore {
             let after = self.stat(profile, path).await?;
             if before == after && after.len == bytes.len() as u64 {
                 if after.settled(self.settle) {
-                    return Self::text(path, bytes);
+                    return Ok((Self::text(path, bytes)?, after));
                 }
                 match &pending {
                     Some((stamp, seen, since)) if *stamp == after && *seen == bytes => {
                         if since.elapsed() >= self.settle {
-                            return Self::text(path, bytes);
+                            return Ok((Self::text(path, bytes)?, after));
                         }
                     }
                     _ => pending = Some((after, bytes, tokio::time::Instant::now())),
@@ -283,21 +296,40 @@ impl FilePolicyStore {
 
     /// The single document, parsed only when its text changed.
     async fn single(&self, profile: &str) -> Result<Arc<CompiledPolicy>> {
-        let text = self.read(profile, &self.path).await?;
-        if let Some((last_text, policy)) = &*self.lock_last()
-            && *last_text == text
+        let (text, stamp) = self.read(profile, &self.path).await?;
+        if let Some(last) = &mut *self.lock_last()
+            && last.text == text
         {
-            return Ok(Arc::clone(policy));
+            last.stamp = stamp;
+            return Ok(Arc::clone(&last.policy));
         }
         let policy = Arc::new(CompiledPolicy::parse(
             &text,
             &self.path.display().to_string(),
         )?);
-        *self.lock_last() = Some((text, Arc::clone(&policy)));
+        *self.lock_last() = Some(Last {
+            text,
+            stamp,
+            policy: Arc::clone(&policy),
+        });
         Ok(policy)
     }
 
-    fn lock_last(&self) -> std::sync::MutexGuard<'_, Option<(String, Arc<CompiledPolicy>)>> {
+    /// The last document read, when the path is still the file it was
+    /// read from, unchanged by its metadata: one `stat`, done in place
+    /// (it does not wait on the disk the way a read can).
+    fn unchanged(&self) -> Option<Arc<CompiledPolicy>> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let stamp = Stamp::of(&meta);
+        let last = self.lock_last();
+        let last = last.as_ref()?;
+        (last.stamp == stamp).then(|| Arc::clone(&last.policy))
+    }
+
+    fn lock_last(&self) -> std::sync::MutexGuard<'_, Option<Last>> {
         self.last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -326,6 +358,9 @@ impl FilePolicyStore {
 impl PolicyStore for FilePolicyStore {
     async fn get(&self, profile: &str) -> Result<Arc<CompiledPolicy>> {
         check_profile_name(profile)?;
+        if let Some(policy) = self.unchanged() {
+            return Ok(policy);
+        }
         if !self.is_dir(profile).await? {
             return self.single(profile).await;
         }
@@ -346,7 +381,7 @@ impl PolicyStore for FilePolicyStore {
                 ),
             }),
             [one] => {
-                let text = self.read(profile, one).await?;
+                let (text, _) = self.read(profile, one).await?;
                 CompiledPolicy::parse(&text, &one.display().to_string()).map(Arc::new)
             }
             many => Err(Self::invalid(
