@@ -686,8 +686,8 @@ impl DecisionLog {
         durability: Durability,
     ) -> Result<(), LogError> {
         let body = encode(record)?;
-        let sync = durability == Durability::Synced
-            || self.inner.sync_failed.load(Ordering::Acquire);
+        let sync =
+            durability == Durability::Synced || self.inner.sync_failed.load(Ordering::Acquire);
         if matches!(self.inner.sink, Sink::Memory) {
             return self.inner.append(&body, true);
         }

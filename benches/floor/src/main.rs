@@ -7,7 +7,7 @@
 //! --server`, in the same run, on the same machine:
 //!
 //! ```sh
-//! cargo run --release -p sentinel-vend --example floor_endpoint -- PORT TOKEN
+//! cargo run --release -p sentinel-floor -- PORT TOKEN
 //! ```
 //!
 //! It runs on the same runtime as the `sentinel` binary (Tokio, two
@@ -49,20 +49,18 @@ async fn credentials(State(floor): State<Arc<Floor>>, headers: HeaderMap) -> Res
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (Some(port), Some(token)) = (args.next(), args.next()) else {
-        eprintln!("usage: floor_endpoint PORT TOKEN");
+        eprintln!("usage: floor-endpoint PORT TOKEN");
         return ExitCode::from(2);
     };
     let Ok(port) = port.parse::<u16>() else {
-        eprintln!("floor_endpoint: PORT {port:?} is not a port number");
+        eprintln!("floor-endpoint: PORT {port:?} is not a port number");
         return ExitCode::from(2);
     };
     let floor = Arc::new(Floor {
         token,
         host: format!("127.0.0.1:{port}"),
     });
-    let app = Router::new()
-        .route("/", get(credentials))
-        .with_state(floor);
+    let app = Router::new().route("/", get(credentials)).with_state(floor);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -70,7 +68,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("floor_endpoint: cannot start the runtime: {e}");
+            eprintln!("floor-endpoint: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -86,7 +84,7 @@ fn main() -> ExitCode {
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("floor_endpoint: {e}");
+            eprintln!("floor-endpoint: {e}");
             ExitCode::FAILURE
         }
     }
