@@ -35,4 +35,4 @@ pub use notify::{RetryPolicy, WebhookNotifier, redact_url};
 pub use rules::{applicable_rule, approval_stands, auto_approve, check_approver, check_request};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteRequestStore;
-pub use store::{Clock, ManualClock, RequestStore, SystemClock};
+pub use store::{Clock, DynRequestStore, ManualClock, RequestStore, RequestStoreExt, SystemClock};

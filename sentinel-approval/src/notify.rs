@@ -475,7 +475,7 @@ impl Notifier for FanOut {
 /// The notification is sent before the method returns, so a slow
 /// notifier (webhook retries) delays the caller. Expiry is decided on
 /// read, so `request.expired` goes out from
-/// [`sweep_expired`](NotifyingRequestStore::sweep_expired) (or
+/// [`sweep_expired`](crate::RequestStoreExt::sweep_expired) (or
 /// `claim_expired`), which claims each expired request once.
 #[derive(Debug, Clone)]
 pub struct NotifyingRequestStore<S> {
@@ -565,23 +565,6 @@ impl<S: RequestStore> RequestStore for NotifyingRequestStore<S> {
             self.send(EventType::RequestExpired, r, r.expires_at).await;
         }
         Ok(due)
-    }
-}
-
-impl<S: RequestStore> NotifyingRequestStore<S> {
-    /// Announces every request that expired undecided since the last
-    /// sweep: claims them in batches until none is left and sends
-    /// `request.expired` for each. Returns how many were announced. Safe to
-    /// run from several processes at once.
-    pub async fn sweep_expired(&self) -> Result<usize> {
-        let mut total = 0;
-        loop {
-            let n = self.claim_expired(100).await?.len();
-            total += n;
-            if n < 100 {
-                return Ok(total);
-            }
-        }
     }
 }
 

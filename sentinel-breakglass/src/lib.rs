@@ -29,4 +29,7 @@ pub use rules::{DEFAULT_ESCALATION_WINDOW, RateLimits, Recent, authorize};
 pub use sentinel_policy::ReasonCode;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBreakGlassStore;
-pub use store::{BreakGlassStore, Clock, Invocation, ManualClock, SystemClock};
+pub use store::{
+    BreakGlassStore, BreakGlassStoreExt, Clock, DynBreakGlassStore, Invocation, ManualClock,
+    SystemClock,
+};

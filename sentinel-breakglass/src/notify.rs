@@ -29,9 +29,9 @@ impl From<&BreakGlassEvent> for BreakGlassSubject {
 /// Wraps a [`BreakGlassStore`] and sends `breakglass.invoked` (plus
 /// `breakglass.escalated` when a rate limit's escalation threshold was
 /// reached), `breakglass.closed` and, from
-/// [`sweep_expired`](Self::sweep_expired), `breakglass.expired` after the
-/// change succeeded. A failed
-/// notification is reported on stderr and never undoes the change.
+/// [`sweep_expired`](crate::BreakGlassStoreExt::sweep_expired), `breakglass.expired` after the
+/// change succeeded. A failed notification is logged (a `tracing`
+/// warning) and never undoes the change.
 #[derive(Debug, Clone)]
 pub struct NotifyingBreakGlassStore<S> {
     inner: S,
@@ -104,22 +104,5 @@ impl<S: BreakGlassStore> BreakGlassStore for NotifyingBreakGlassStore<S> {
             }
         }
         Ok(due)
-    }
-}
-
-impl<S: BreakGlassStore> NotifyingBreakGlassStore<S> {
-    /// Announces every event that ran out since the last sweep: claims
-    /// expired events in batches until none is left and sends
-    /// `breakglass.expired` for each. Returns how many were announced.
-    /// Safe to run from several processes at once.
-    pub async fn sweep_expired(&self) -> Result<usize> {
-        let mut total = 0;
-        loop {
-            let n = self.claim_expired(100).await?.len();
-            total += n;
-            if n < 100 {
-                return Ok(total);
-            }
-        }
     }
 }

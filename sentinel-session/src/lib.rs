@@ -23,4 +23,7 @@ pub use model::{
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSessionStore;
-pub use store::{Clock, KillSwitchReport, ManualClock, SessionStore, SessionStoreExt, SystemClock};
+pub use store::{
+    Clock, DynSessionStore, KillSwitchReport, ManualClock, SessionStore, SessionStoreExt,
+    SystemClock,
+};
