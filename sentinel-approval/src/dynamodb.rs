@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::store::{Action, Clock, RequestStore, SystemClock};
 
-/// Default table name.
+/// The default name of the request table (the earlier Go Sentinel's).
 pub const DEFAULT_REQUEST_TABLE: &str = "sentinel-requests";
 
 /// Records stay this long past their end before DynamoDB TTL may remove

@@ -30,7 +30,7 @@ use crate::model::{
 use crate::rules::Recent;
 use crate::store::{BreakGlassStore, Clock, Invocation, SystemClock, not_closable};
 
-/// Default table name.
+/// The default name of the break-glass table (the earlier Go Sentinel's).
 pub const DEFAULT_BREAKGLASS_TABLE: &str = "sentinel-breakglass";
 
 /// Records stay this long past their end before DynamoDB TTL may remove

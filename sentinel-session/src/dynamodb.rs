@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::store::{Clock, SessionStore, SystemClock};
 
-/// Default table name.
+/// The default name of the session table (the earlier Go Sentinel's).
 pub const DEFAULT_SESSION_TABLE: &str = "sentinel-sessions";
 
 /// Records stay this long past their end before DynamoDB TTL may remove
