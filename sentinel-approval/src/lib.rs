@@ -16,7 +16,9 @@ mod store;
 pub mod conformance;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DEFAULT_REQUEST_TABLE, DynamoRequestStore, create_request_table};
+pub use dynamodb::{
+    DEFAULT_REQUEST_TABLE, DynamoRequestStore, REQUEST_TABLE_LAYOUT, create_request_table,
+};
 pub use error::{Error, Result};
 pub use memory::MemoryRequestStore;
 pub use model::{

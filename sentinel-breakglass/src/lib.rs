@@ -16,7 +16,10 @@ mod store;
 pub mod conformance;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DEFAULT_BREAKGLASS_TABLE, DynamoBreakGlassStore, create_breakglass_table};
+pub use dynamodb::{
+    BREAKGLASS_TABLE_LAYOUT, DEFAULT_BREAKGLASS_TABLE, DynamoBreakGlassStore,
+    create_breakglass_table,
+};
 pub use error::{Error, Result};
 pub use memory::MemoryBreakGlassStore;
 pub use model::{

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use sentinel_store::TableLayout;
+
 use crate::model::SessionStatus;
 
 /// Result type of this crate.
@@ -12,7 +14,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No session (or revocation) with that id.
-    #[error("no server session \"{id}\"; list sessions with `sentinel server-sessions`")]
+    #[error("no server session \"{id}\"")]
     NotFound {
         /// The id looked up.
         id: String,
@@ -58,6 +60,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The store's DynamoDB table does not exist; `layout` is what it must
+    /// look like (the frontend says how to create it).
+    #[error("the session table \"{table}\" does not exist")]
+    MissingTable {
+        /// The table name.
+        table: String,
+        /// What the table must look like.
+        layout: &'static TableLayout,
+    },
+
     /// The backend failed.
     #[error("{backend} session store failed: {source}")]
     Backend {
@@ -84,6 +96,9 @@ impl From<sentinel_store::Error> for Error {
             sentinel_store::Error::Invalid { field, reason } => Error::Invalid { field, reason },
             sentinel_store::Error::Backend { backend, source } => {
                 Error::Backend { backend, source }
+            }
+            sentinel_store::Error::MissingTable { table, layout } => {
+                Error::MissingTable { table, layout }
             }
             other => Error::Backend {
                 backend: "store",

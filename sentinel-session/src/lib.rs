@@ -14,7 +14,9 @@ mod store;
 pub mod conformance;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DEFAULT_SESSION_TABLE, DynamoSessionStore, create_session_table};
+pub use dynamodb::{
+    DEFAULT_SESSION_TABLE, DynamoSessionStore, SESSION_TABLE_LAYOUT, create_session_table,
+};
 pub use error::{Error, Result};
 pub use memory::MemorySessionStore;
 pub use model::{

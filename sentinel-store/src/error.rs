@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::layout::TableLayout;
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -16,6 +18,16 @@ pub enum Error {
         field: &'static str,
         /// What is wrong and what is allowed.
         reason: String,
+    },
+
+    /// A DynamoDB table the store needs does not exist. The frontend says
+    /// how to create it from `layout`.
+    #[error("DynamoDB table \"{table}\" does not exist")]
+    MissingTable {
+        /// The table name.
+        table: String,
+        /// What the table must look like.
+        layout: &'static TableLayout,
     },
 
     /// The backend failed.
