@@ -470,7 +470,8 @@ impl Notifier for FanOut {
 /// state change: `create` → `request.created`, `approve` →
 /// `request.approved`, `deny` → `request.denied`, `cancel` →
 /// `request.cancelled`. A failed change sends nothing. A failed
-/// notification is logged to stderr and never fails or undoes the change.
+/// notification is logged (a `tracing` warning) and never fails or undoes
+/// the change.
 ///
 /// The notification is sent before the method returns, so a slow
 /// notifier (webhook retries) delays the caller. Expiry is decided on
@@ -497,8 +498,11 @@ impl<S: RequestStore> NotifyingRequestStore<S> {
     async fn send(&self, event: EventType, request: &AccessRequest, at: Timestamp) {
         let n = Notification::request(event, request, at);
         if let Err(e) = self.notifier.notify(&n).await {
-            eprintln!(
-                "sentinel: {event} notification for access request {} not delivered: {e}",
+            tracing::warn!(
+                event = %event,
+                request = %request.id,
+                error = %e,
+                "{event} notification for access request {} not delivered: {e}",
                 request.id
             );
         }

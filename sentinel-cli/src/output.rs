@@ -113,6 +113,65 @@ pub fn warn(message: impl fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "sentinel: warning: {message}");
 }
 
+/// Reports the libraries' `tracing` warnings and errors (targets
+/// `sentinel_*`) as [`warn`] lines; every other event is off, so the AWS
+/// SDK's own events stay silent as before.
+pub fn report_library_warnings() {
+    let _ = tracing::subscriber::set_global_default(LibraryWarnings);
+}
+
+/// The subscriber of [`report_library_warnings`].
+struct LibraryWarnings;
+
+impl tracing::Subscriber for LibraryWarnings {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if self.enabled(metadata) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.is_event()
+            && *metadata.level() <= tracing::Level::WARN
+            && metadata.target().starts_with("sentinel_")
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::WARN)
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        warn(clean(&message.0));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// A progress note on stderr (`sentinel: ...`), never on stdout.
 pub fn info(message: impl fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "sentinel: {message}");
