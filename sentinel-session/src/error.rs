@@ -81,29 +81,4 @@ pub enum Error {
     },
 }
 
-impl Error {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl From<sentinel_store::Error> for Error {
-    fn from(e: sentinel_store::Error) -> Self {
-        match e {
-            sentinel_store::Error::Invalid { field, reason } => Error::Invalid { field, reason },
-            sentinel_store::Error::Backend { backend, source } => {
-                Error::Backend { backend, source }
-            }
-            sentinel_store::Error::MissingTable { table, layout } => {
-                Error::MissingTable { table, layout }
-            }
-            other => Error::Backend {
-                backend: "store",
-                source: Arc::new(other),
-            },
-        }
-    }
-}
+sentinel_store::store_error_conversions!(Error);
