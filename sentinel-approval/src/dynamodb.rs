@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use jiff::Timestamp;
 use sentinel_store::dynamodb::{
-    Fields, Gsi, Item, Table, create_table, is_condition_failed, n, s, sort_key,
+    Fields, Gsi, Item, Table, TableLayout, create_table, is_condition_failed, n, s, sort_key,
 };
 
 use crate::error::{Error, Result};
@@ -20,19 +20,22 @@ use crate::model::{
 };
 use crate::store::{Action, Clock, RequestStore, SystemClock};
 
-/// Default table name.
+/// The default name of the request table (the earlier Go Sentinel's).
 pub const DEFAULT_REQUEST_TABLE: &str = "sentinel-requests";
 
 /// Records stay this long past their end before DynamoDB TTL may remove
 /// them (expiry itself is always decided on read).
 const TTL_GRACE_SECS: i64 = 30 * 86_400;
 
-/// The GSIs of the request table.
-const GSIS: &[Gsi] = &[
-    Gsi::by_created("gsi-requester", "requester"),
-    Gsi::by_created("gsi-status", "status"),
-    Gsi::by_created("gsi-profile", "profile"),
-];
+/// The layout of the request table: key `id`, TTL `ttl`, and its GSIs.
+pub const REQUEST_TABLE_LAYOUT: TableLayout = TableLayout {
+    record: RECORD,
+    indexes: &[
+        Gsi::by_created("gsi-requester", "requester"),
+        Gsi::by_created("gsi-status", "status"),
+        Gsi::by_created("gsi-profile", "profile"),
+    ],
+};
 
 /// What a stored item is, in error messages.
 const RECORD: &str = "access request";
@@ -109,7 +112,7 @@ impl DynamoRequestStore {
     /// Like [`new`](Self::new), reading time from `clock`.
     pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            table: Table::new(client, table, "create_request_table"),
+            table: Table::new(client, table, &REQUEST_TABLE_LAYOUT),
             clock,
         }
     }
@@ -341,7 +344,7 @@ impl RequestStore for DynamoRequestStore {
 }
 
 /// Creates the request table with its GSIs, on-demand billing and TTL on
-/// `ttl` (what `sentinel init` runs). An existing table is an error.
+/// `ttl`. An existing table is an error.
 pub async fn create_request_table(client: &Client, table: &str) -> Result<()> {
-    Ok(create_table(client, table, GSIS).await?)
+    Ok(create_table(client, table, &REQUEST_TABLE_LAYOUT).await?)
 }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use sentinel_store::TableLayout;
+
 use crate::model::RequestStatus;
 
 /// Result type of this crate.
@@ -12,7 +14,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No access request with that id.
-    #[error("no access request \"{id}\"; list requests with `sentinel list`")]
+    #[error("no access request \"{id}\"")]
     NotFound {
         /// The id looked up.
         id: String,
@@ -69,6 +71,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The store's DynamoDB table does not exist; `layout` is what it must
+    /// look like (the frontend says how to create it).
+    #[error("the request table \"{table}\" does not exist")]
+    MissingTable {
+        /// The table name.
+        table: String,
+        /// What the table must look like.
+        layout: &'static TableLayout,
+    },
+
     /// The backend failed.
     #[error("{backend} request store failed: {source}")]
     Backend {
@@ -80,26 +92,4 @@ pub enum Error {
     },
 }
 
-impl Error {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl From<sentinel_store::Error> for Error {
-    fn from(e: sentinel_store::Error) -> Self {
-        match e {
-            sentinel_store::Error::Invalid { field, reason } => Error::Invalid { field, reason },
-            sentinel_store::Error::Backend { backend, source } => {
-                Error::Backend { backend, source }
-            }
-            other => Error::Backend {
-                backend: "store",
-                source: Arc::new(other),
-            },
-        }
-    }
-}
+sentinel_store::store_error_conversions!(Error);

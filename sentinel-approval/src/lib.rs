@@ -16,7 +16,9 @@ mod store;
 pub mod conformance;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DEFAULT_REQUEST_TABLE, DynamoRequestStore, create_request_table};
+pub use dynamodb::{
+    DEFAULT_REQUEST_TABLE, DynamoRequestStore, REQUEST_TABLE_LAYOUT, create_request_table,
+};
 pub use error::{Error, Result};
 pub use memory::MemoryRequestStore;
 pub use model::{
@@ -35,4 +37,4 @@ pub use notify::{RetryPolicy, WebhookNotifier, redact_url};
 pub use rules::{applicable_rule, approval_stands, auto_approve, check_approver, check_request};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteRequestStore;
-pub use store::{Clock, ManualClock, RequestStore, SystemClock};
+pub use store::{Clock, DynRequestStore, ManualClock, RequestStore, RequestStoreExt, SystemClock};

@@ -470,12 +470,13 @@ impl Notifier for FanOut {
 /// state change: `create` → `request.created`, `approve` →
 /// `request.approved`, `deny` → `request.denied`, `cancel` →
 /// `request.cancelled`. A failed change sends nothing. A failed
-/// notification is logged to stderr and never fails or undoes the change.
+/// notification is logged (a `tracing` warning) and never fails or undoes
+/// the change.
 ///
 /// The notification is sent before the method returns, so a slow
 /// notifier (webhook retries) delays the caller. Expiry is decided on
 /// read, so `request.expired` goes out from
-/// [`sweep_expired`](NotifyingRequestStore::sweep_expired) (or
+/// [`sweep_expired`](crate::RequestStoreExt::sweep_expired) (or
 /// `claim_expired`), which claims each expired request once.
 #[derive(Debug, Clone)]
 pub struct NotifyingRequestStore<S> {
@@ -497,8 +498,11 @@ impl<S: RequestStore> NotifyingRequestStore<S> {
     async fn send(&self, event: EventType, request: &AccessRequest, at: Timestamp) {
         let n = Notification::request(event, request, at);
         if let Err(e) = self.notifier.notify(&n).await {
-            eprintln!(
-                "sentinel: {event} notification for access request {} not delivered: {e}",
+            tracing::warn!(
+                event = %event,
+                request = %request.id,
+                error = %e,
+                "{event} notification for access request {} not delivered: {e}",
                 request.id
             );
         }
@@ -565,23 +569,6 @@ impl<S: RequestStore> RequestStore for NotifyingRequestStore<S> {
             self.send(EventType::RequestExpired, r, r.expires_at).await;
         }
         Ok(due)
-    }
-}
-
-impl<S: RequestStore> NotifyingRequestStore<S> {
-    /// Announces every request that expired undecided since the last
-    /// sweep: claims them in batches until none is left and sends
-    /// `request.expired` for each. Returns how many were announced. Safe to
-    /// run from several processes at once.
-    pub async fn sweep_expired(&self) -> Result<usize> {
-        let mut total = 0;
-        loop {
-            let n = self.claim_expired(100).await?.len();
-            total += n;
-            if n < 100 {
-                return Ok(total);
-            }
-        }
     }
 }
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
-use sentinel_store::sqlite::{Database, claim_expired, db_err, load_by_id, micros, timestamp};
-use sentinel_store::{Cursor, paginate};
+use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
+use sentinel_store::sqlite::{
+    Database, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -244,59 +245,32 @@ impl RequestStore for SqliteRequestStore {
         let after = query.cursor()?;
         let query = query.clone();
         self.with(move |conn, now| {
-            let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
-            let mut args: Vec<Value> = Vec::new();
-            let mut bind = |sql: &mut String, clause: &str, v: Value| {
-                args.push(v);
-                sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-            };
-            if let Some(u) = &query.requester {
-                bind(&mut sql, " AND requester = ?", Value::Text(u.clone()));
-            }
-            if let Some(p) = &query.profile {
-                bind(&mut sql, " AND profile = ?", Value::Text(p.clone()));
-            }
+            let mut filters = Filters::new();
+            filters
+                .eq("requester", query.requester.as_deref())
+                .eq("profile", query.profile.as_deref());
+            let now_us = || [Value::Integer(micros(now))];
             match query.status {
                 Some(RequestStatus::Pending) => {
-                    bind(
-                        &mut sql,
-                        " AND status = 'pending' AND expires_at > ?",
-                        Value::Integer(micros(now)),
-                    );
+                    filters.and("status = 'pending' AND expires_at > ?", now_us());
                 }
                 Some(RequestStatus::Expired) => {
-                    bind(
-                        &mut sql,
-                        " AND status = 'pending' AND expires_at <= ?",
-                        Value::Integer(micros(now)),
-                    );
+                    filters.and("status = 'pending' AND expires_at <= ?", now_us());
                 }
-                Some(s) => bind(&mut sql, " AND status = ?", Value::Text(s.stored().into())),
+                Some(s) => {
+                    filters.eq("status", Some(s.stored()));
+                }
                 None => {}
             }
-            if let Some(Cursor { at, id }) = &after {
-                bind(
-                    &mut sql,
-                    " AND (created_at < ?",
-                    Value::Integer(micros(*at)),
-                );
-                bind(&mut sql, " OR (created_at = ?", Value::Integer(micros(*at)));
-                bind(&mut sql, " AND id < ?))", Value::Text(id.clone()));
-            }
-            let size = query.page_size();
-            bind(
-                &mut sql,
-                " ORDER BY created_at DESC, id DESC LIMIT ?",
-                Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)),
-            );
-            let mut stmt = conn.prepare(&sql).map_err(db_err)?;
-            let rows = stmt
-                .query_map(params_from_iter(args.iter()), row_to_request)
-                .map_err(db_err)?
-                .map(|r| r.map(|v| v.read_at(now)))
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            let (requests, next_page_token) = paginate(rows, None, size);
+            let (requests, next_page_token) = list_page(
+                conn,
+                "requests",
+                COLUMNS,
+                filters,
+                after.as_ref(),
+                query.page_size(),
+                |r| row_to_request(r).map(|v| v.read_at(now)),
+            )?;
             Ok(RequestPage {
                 requests,
                 next_page_token,

@@ -1,4 +1,5 @@
-//! The [`RequestStore`] trait and the clock stores read time from.
+//! The [`RequestStore`] trait, the clock stores read time from, and the
+//! operations built on the trait.
 
 use std::fmt;
 use std::sync::Arc;
@@ -70,7 +71,11 @@ pub trait RequestStore: Send + Sync + fmt::Debug + 'static {
     async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>>;
 }
 
+/// A shared, type-erased request store.
+pub type DynRequestStore = Arc<dyn RequestStore>;
+
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<S: RequestStore + ?Sized> RequestStore for Arc<S> {
     async fn create(&self, request: &AccessRequest) -> Result<()> {
         (**self).create(request).await
@@ -103,11 +108,26 @@ impl<S: RequestStore + ?Sized> RequestStore for Arc<S> {
     ) -> Result<Option<AccessRequest>> {
         (**self).find_approved(user, profile, now).await
     }
-
     async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
         (**self).claim_expired(limit).await
     }
 }
+
+/// Operations built from the required methods, for every store.
+#[async_trait]
+pub trait RequestStoreExt: RequestStore {
+    /// Claims every request that expired undecided and was not announced
+    /// yet, in batches of [`claim_expired`](RequestStore::claim_expired)
+    /// until none is left, and returns how many. On a
+    /// [`NotifyingRequestStore`](crate::NotifyingRequestStore) each claimed
+    /// request is announced (`request.expired`). Safe to run from several
+    /// processes at once.
+    async fn sweep_expired(&self) -> Result<usize> {
+        sentinel_store::sweep(|limit| self.claim_expired(limit)).await
+    }
+}
+
+impl<S: RequestStore + ?Sized> RequestStoreExt for S {}
 
 /// A state change of a pending request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use sentinel_approval::{
     AccessRequest, BreakGlassSubject, Error, EventType, FanOut, LogNotifier, MemoryRequestStore,
     NewRequest, Notification, Notifier, NotifyError, NotifyingRequestStore, RequestStatus,
-    RequestStore, RetryPolicy, SnsNotifier, WebhookNotifier,
+    RequestStore, RequestStoreExt, RetryPolicy, SnsNotifier, WebhookNotifier,
 };
 use sentinel_store::Timeouts;
 use sha2::Sha256;

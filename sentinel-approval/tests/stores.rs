@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use sentinel_approval::conformance as c;
 use sentinel_approval::{
-    DynamoRequestStore, ManualClock, MemoryRequestStore, RequestQuery, RequestStatus, RequestStore,
-    SqliteRequestStore, create_request_table,
+    DynamoRequestStore, Error, ManualClock, MemoryRequestStore, REQUEST_TABLE_LAYOUT, RequestQuery,
+    RequestStatus, RequestStore, SqliteRequestStore, create_request_table,
 };
 
 use sentinel_testkit::test_clock as clock;
@@ -194,18 +194,15 @@ async fn sqlite_survives_sigkill_mid_write() {
 }
 
 #[tokio::test]
-async fn dynamodb_missing_table_says_how_to_create_it() {
-    let Some(endpoint) = sentinel_testkit::aws_endpoint() else {
+async fn dynamodb_missing_table_is_a_structured_error() {
+    let Some((client, table)) = sentinel_testkit::dynamodb_table("missing").await else {
         return;
     };
-    let config = sentinel_testkit::sdk_config(&endpoint).await;
-    let store = DynamoRequestStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        sentinel_testkit::unique_name("missing"),
-    );
-    let err = store.get("abc").await.unwrap_err().to_string();
-    assert!(
-        err.contains("does not exist") && err.contains("sentinel init"),
-        "{err}"
-    );
+    let store = DynamoRequestStore::new(client, table.clone());
+    match store.get("abc").await.unwrap_err() {
+        Error::MissingTable { table: t, layout } => {
+            assert_eq!((t, layout), (table, &REQUEST_TABLE_LAYOUT));
+        }
+        e => panic!("{e}"),
+    }
 }

@@ -20,7 +20,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
-use sentinel_store::dynamodb::{Fields, Gsi, Item, Table, create_table, n, s, sort_key};
+use sentinel_store::dynamodb::{
+    Fields, Gsi, Item, Table, TableLayout, create_table, n, s, sort_key,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -30,7 +32,7 @@ use crate::model::{
 use crate::rules::Recent;
 use crate::store::{BreakGlassStore, Clock, Invocation, SystemClock, not_closable};
 
-/// Default table name.
+/// The default name of the break-glass table (the earlier Go Sentinel's).
 pub const DEFAULT_BREAKGLASS_TABLE: &str = "sentinel-breakglass";
 
 /// Records stay this long past their end before DynamoDB TTL may remove
@@ -50,11 +52,15 @@ const LEDGER_MAX_ENTRIES: usize = 2000;
 /// Rounds of optimistic retries before giving up with a conflict.
 const MAX_ATTEMPTS: usize = 100;
 
-const GSIS: [Gsi; 3] = [
-    Gsi::by_created("gsi-invoker", "invoker"),
-    Gsi::by_created("gsi-status", "status"),
-    Gsi::by_created("gsi-profile", "profile"),
-];
+/// The layout of the break-glass table: key `id`, TTL `ttl`, and its GSIs.
+pub const BREAKGLASS_TABLE_LAYOUT: TableLayout = TableLayout {
+    record: "break-glass event",
+    indexes: &[
+        Gsi::by_created("gsi-invoker", "invoker"),
+        Gsi::by_created("gsi-status", "status"),
+        Gsi::by_created("gsi-profile", "profile"),
+    ],
+};
 
 /// Break-glass events in a DynamoDB table. Takes a built client; never
 /// loads AWS configuration itself.
@@ -231,7 +237,7 @@ impl DynamoBreakGlassStore {
     /// Like [`new`](Self::new), reading time from `clock`.
     pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            table: Table::new(client, table, "create_breakglass_table"),
+            table: Table::new(client, table, &BREAKGLASS_TABLE_LAYOUT),
             clock,
         }
     }
@@ -462,7 +468,7 @@ impl BreakGlassStore for DynamoBreakGlassStore {
 }
 
 /// Creates the break-glass table with its GSIs, on-demand billing and TTL
-/// on `ttl` (what `sentinel init` runs). An existing table is an error.
+/// on `ttl`. An existing table is an error.
 pub async fn create_breakglass_table(client: &Client, table: &str) -> Result<()> {
-    Ok(create_table(client, table, &GSIS).await?)
+    Ok(create_table(client, table, &BREAKGLASS_TABLE_LAYOUT).await?)
 }

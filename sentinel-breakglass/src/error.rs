@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use sentinel_store::TableLayout;
 
 use crate::model::BreakGlassStatus;
 
@@ -14,7 +15,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No break-glass event with that id.
-    #[error("no break-glass event \"{id}\"; list events with `sentinel breakglass-list`")]
+    #[error("no break-glass event \"{id}\"")]
     NotFound {
         /// The id looked up.
         id: String,
@@ -69,6 +70,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The store's DynamoDB table does not exist; `layout` is what it must
+    /// look like (the frontend says how to create it).
+    #[error("the break-glass table \"{table}\" does not exist")]
+    MissingTable {
+        /// The table name.
+        table: String,
+        /// What the table must look like.
+        layout: &'static TableLayout,
+    },
+
     /// The backend failed.
     #[error("{backend} break-glass store failed: {source}")]
     Backend {
@@ -80,26 +91,4 @@ pub enum Error {
     },
 }
 
-impl Error {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl From<sentinel_store::Error> for Error {
-    fn from(e: sentinel_store::Error) -> Self {
-        match e {
-            sentinel_store::Error::Invalid { field, reason } => Error::Invalid { field, reason },
-            sentinel_store::Error::Backend { backend, source } => {
-                Error::Backend { backend, source }
-            }
-            other => Error::Backend {
-                backend: "store",
-                source: Arc::new(other),
-            },
-        }
-    }
-}
+sentinel_store::store_error_conversions!(Error);

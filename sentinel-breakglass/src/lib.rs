@@ -16,7 +16,10 @@ mod store;
 pub mod conformance;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DEFAULT_BREAKGLASS_TABLE, DynamoBreakGlassStore, create_breakglass_table};
+pub use dynamodb::{
+    BREAKGLASS_TABLE_LAYOUT, DEFAULT_BREAKGLASS_TABLE, DynamoBreakGlassStore,
+    create_breakglass_table,
+};
 pub use error::{Error, Result};
 pub use memory::MemoryBreakGlassStore;
 pub use model::{
@@ -29,4 +32,7 @@ pub use rules::{DEFAULT_ESCALATION_WINDOW, RateLimits, Recent, authorize};
 pub use sentinel_policy::ReasonCode;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBreakGlassStore;
-pub use store::{BreakGlassStore, Clock, Invocation, ManualClock, SystemClock};
+pub use store::{
+    BreakGlassStore, BreakGlassStoreExt, Clock, DynBreakGlassStore, Invocation, ManualClock,
+    SystemClock,
+};

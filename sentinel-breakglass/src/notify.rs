@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use sentinel_approval::{BreakGlassSubject, EventType, Notification, Notifier};
 
 use crate::error::Result;
@@ -29,9 +30,9 @@ impl From<&BreakGlassEvent> for BreakGlassSubject {
 /// Wraps a [`BreakGlassStore`] and sends `breakglass.invoked` (plus
 /// `breakglass.escalated` when a rate limit's escalation threshold was
 /// reached), `breakglass.closed` and, from
-/// [`sweep_expired`](Self::sweep_expired), `breakglass.expired` after the
-/// change succeeded. A failed
-/// notification is reported on stderr and never undoes the change.
+/// [`sweep_expired`](crate::BreakGlassStoreExt::sweep_expired), `breakglass.expired` after the
+/// change succeeded. A failed notification is logged (a `tracing`
+/// warning) and never undoes the change.
 #[derive(Debug, Clone)]
 pub struct NotifyingBreakGlassStore<S> {
     inner: S,
@@ -49,11 +50,14 @@ impl<S: BreakGlassStore> NotifyingBreakGlassStore<S> {
         &self.inner
     }
 
-    async fn send(&self, event_type: EventType, e: &BreakGlassEvent) {
-        let n = Notification::break_glass(event_type, e.into(), e.updated_at);
+    async fn send(&self, event_type: EventType, e: &BreakGlassEvent, at: Timestamp) {
+        let n = Notification::break_glass(event_type, e.into(), at);
         if let Err(err) = self.notifier.notify(&n).await {
-            eprintln!(
-                "sentinel: {event_type} notification for break-glass event {} not delivered: {err}",
+            tracing::warn!(
+                event = %event_type,
+                breakglass = %e.id,
+                error = %err,
+                "{event_type} notification for break-glass event {} not delivered: {err}",
                 e.id
             );
         }
@@ -65,9 +69,11 @@ impl<S: BreakGlassStore> NotifyingBreakGlassStore<S> {
 impl<S: BreakGlassStore> BreakGlassStore for NotifyingBreakGlassStore<S> {
     async fn invoke(&self, invocation: &Invocation) -> Result<BreakGlassEvent> {
         let e = self.inner.invoke(invocation).await?;
-        self.send(EventType::BreakGlassInvoked, &e).await;
+        self.send(EventType::BreakGlassInvoked, &e, e.updated_at)
+            .await;
         if e.escalated {
-            self.send(EventType::BreakGlassEscalated, &e).await;
+            self.send(EventType::BreakGlassEscalated, &e, e.updated_at)
+                .await;
         }
         Ok(e)
     }
@@ -78,7 +84,8 @@ impl<S: BreakGlassStore> BreakGlassStore for NotifyingBreakGlassStore<S> {
 
     async fn close(&self, id: &str, by: &str, reason: &str) -> Result<BreakGlassEvent> {
         let e = self.inner.close(id, by, reason).await?;
-        self.send(EventType::BreakGlassClosed, &e).await;
+        self.send(EventType::BreakGlassClosed, &e, e.updated_at)
+            .await;
         Ok(e)
     }
 
@@ -95,31 +102,9 @@ impl<S: BreakGlassStore> BreakGlassStore for NotifyingBreakGlassStore<S> {
     async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
         let due = self.inner.claim_expired(limit).await?;
         for e in &due {
-            let n = Notification::break_glass(EventType::BreakGlassExpired, e.into(), e.expires_at);
-            if let Err(err) = self.notifier.notify(&n).await {
-                eprintln!(
-                    "sentinel: breakglass.expired notification for break-glass event {} not delivered: {err}",
-                    e.id
-                );
-            }
+            self.send(EventType::BreakGlassExpired, e, e.expires_at)
+                .await;
         }
         Ok(due)
-    }
-}
-
-impl<S: BreakGlassStore> NotifyingBreakGlassStore<S> {
-    /// Announces every event that ran out since the last sweep: claims
-    /// expired events in batches until none is left and sends
-    /// `breakglass.expired` for each. Returns how many were announced.
-    /// Safe to run from several processes at once.
-    pub async fn sweep_expired(&self) -> Result<usize> {
-        let mut total = 0;
-        loop {
-            let n = self.claim_expired(100).await?.len();
-            total += n;
-            if n < 100 {
-                return Ok(total);
-            }
-        }
     }
 }

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Row, TransactionBehavior, params, params_from_iter, types::Value};
-use sentinel_store::sqlite::{Database, claim_expired, db_err, load_by_id, micros, timestamp};
+use rusqlite::{Row, TransactionBehavior, params, types::Value};
+use sentinel_store::sqlite::{
+    Database, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -240,63 +242,41 @@ impl BreakGlassStore for SqliteBreakGlassStore {
         let now = self.clock.now();
         self.db
             .call(move |conn| {
-                let mut clauses: Vec<&str> = Vec::new();
-                let mut args: Vec<Value> = Vec::new();
-                if let Some(u) = &query.invoker {
-                    clauses.push("invoker = ?");
-                    args.push(Value::Text(u.clone()));
-                }
-                if let Some(p) = &query.profile {
-                    clauses.push("profile = ?");
-                    args.push(Value::Text(p.clone()));
-                }
+                let mut filters = Filters::new();
+                filters
+                    .eq("invoker", query.invoker.as_deref())
+                    .eq("profile", query.profile.as_deref());
+                let now_us = || [Value::Integer(micros(now))];
                 match query.status {
                     Some(BreakGlassStatus::Active) => {
-                        clauses.push("status = 'active' AND expires_at > ?");
-                        args.push(Value::Integer(micros(now)));
+                        filters.and("status = 'active' AND expires_at > ?", now_us());
                     }
                     Some(BreakGlassStatus::Expired) => {
-                        clauses.push("status = 'active' AND expires_at <= ?");
-                        args.push(Value::Integer(micros(now)));
+                        filters.and("status = 'active' AND expires_at <= ?", now_us());
                     }
-                    Some(BreakGlassStatus::Closed) => clauses.push("status = 'closed'"),
+                    Some(BreakGlassStatus::Closed) => {
+                        filters.and("status = 'closed'", []);
+                    }
                     None => {}
                 }
                 if let Some(to) = query.to {
-                    clauses.push("created_at < ?");
-                    args.push(Value::Integer(micros(to)));
+                    filters.and("created_at < ?", [Value::Integer(micros(to))]);
                 }
                 if let Some(from) = query.from {
-                    clauses.push("COALESCE(closed_at, expires_at) > ?");
-                    args.push(Value::Integer(micros(from)));
+                    filters.and(
+                        "COALESCE(closed_at, expires_at) > ?",
+                        [Value::Integer(micros(from))],
+                    );
                 }
-                if let Some(c) = &after {
-                    clauses.push("(created_at < ? OR (created_at = ? AND id < ?))");
-                    args.push(Value::Integer(micros(c.at)));
-                    args.push(Value::Integer(micros(c.at)));
-                    args.push(Value::Text(c.id.clone()));
-                }
-                let filter = if clauses.is_empty() {
-                    String::new()
-                } else {
-                    format!("WHERE {}", clauses.join(" AND "))
-                };
-                args.push(Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)));
-                let mut stmt = conn
-                    .prepare(&format!(
-                        "SELECT {COLUMNS} FROM breakglass_events {filter} \
-                         ORDER BY created_at DESC, id DESC LIMIT ?"
-                    ))
-                    .map_err(db_err)?;
-                let events = stmt
-                    .query_map(params_from_iter(args), row_to_event)
-                    .map_err(db_err)?
-                    .map(|r| r.map(|e| e.read_at(now)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_err)?;
-                Ok(BreakGlassPage::from_parts(sentinel_store::paginate(
-                    events, None, size,
-                )))
+                Ok(BreakGlassPage::from_parts(list_page(
+                    conn,
+                    "breakglass_events",
+                    COLUMNS,
+                    filters,
+                    after.as_ref(),
+                    size,
+                    |r| row_to_event(r).map(|e| e.read_at(now)),
+                )?))
             })
             .await
     }

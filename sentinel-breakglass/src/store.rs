@@ -1,7 +1,8 @@
-//! The [`BreakGlassStore`] trait and [`Invocation`], the checked request to
-//! open break-glass access.
+//! The [`BreakGlassStore`] trait, [`Invocation`] (the checked request to
+//! open break-glass access), and the operations built on the trait.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -100,8 +101,12 @@ pub trait BreakGlassStore: Send + Sync + fmt::Debug + 'static {
     async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>>;
 }
 
+/// A shared, type-erased break-glass store.
+pub type DynBreakGlassStore = Arc<dyn BreakGlassStore>;
+
 #[async_trait]
-impl<S: BreakGlassStore + ?Sized> BreakGlassStore for std::sync::Arc<S> {
+#[deny(clippy::missing_trait_methods)]
+impl<S: BreakGlassStore + ?Sized> BreakGlassStore for Arc<S> {
     async fn invoke(&self, invocation: &Invocation) -> Result<BreakGlassEvent> {
         (**self).invoke(invocation).await
     }
@@ -121,6 +126,22 @@ impl<S: BreakGlassStore + ?Sized> BreakGlassStore for std::sync::Arc<S> {
         (**self).claim_expired(limit).await
     }
 }
+
+/// Operations built from the required methods, for every store.
+#[async_trait]
+pub trait BreakGlassStoreExt: BreakGlassStore {
+    /// Claims every event that ran out and was not announced yet, in
+    /// batches of [`claim_expired`](BreakGlassStore::claim_expired) until
+    /// none is left, and returns how many. On a
+    /// [`NotifyingBreakGlassStore`](crate::NotifyingBreakGlassStore) each
+    /// claimed event is announced (`breakglass.expired`). Safe to run from
+    /// several processes at once.
+    async fn sweep_expired(&self) -> Result<usize> {
+        sentinel_store::sweep(|limit| self.claim_expired(limit)).await
+    }
+}
+
+impl<S: BreakGlassStore + ?Sized> BreakGlassStoreExt for S {}
 
 /// The error for closing `e`, which is not active at `now`.
 pub(crate) fn not_closable(e: &BreakGlassEvent, now: Timestamp) -> Error {

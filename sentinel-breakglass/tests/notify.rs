@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sentinel_approval::{EventType, Notification, Notifier, NotifyError};
 use sentinel_breakglass::{
-    BreakGlassStore, Invocation, ManualClock, MemoryBreakGlassStore, NewBreakGlass,
-    NotifyingBreakGlassStore, RateLimits, ReasonCode,
+    BreakGlassStore, BreakGlassStoreExt, Invocation, ManualClock, MemoryBreakGlassStore,
+    NewBreakGlass, NotifyingBreakGlassStore, RateLimits, ReasonCode,
 };
 
 #[derive(Debug, Default)]

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use sentinel_breakglass::conformance as c;
 use sentinel_breakglass::{
-    BreakGlassQuery, BreakGlassStatus, BreakGlassStore, DynamoBreakGlassStore, ManualClock,
-    MemoryBreakGlassStore, SqliteBreakGlassStore, create_breakglass_table,
+    BREAKGLASS_TABLE_LAYOUT, BreakGlassQuery, BreakGlassStatus, BreakGlassStore,
+    DynamoBreakGlassStore, Error, ManualClock, MemoryBreakGlassStore, SqliteBreakGlassStore,
+    create_breakglass_table,
 };
 
 use sentinel_testkit::test_clock as clock;
@@ -174,14 +175,15 @@ async fn sqlite_survives_sigkill_mid_write() {
 }
 
 #[tokio::test]
-async fn dynamodb_missing_table_says_how_to_create_it() {
+async fn dynamodb_missing_table_is_a_structured_error() {
     let Some((client, table)) = sentinel_testkit::dynamodb_table("missing").await else {
         return;
     };
-    let store = DynamoBreakGlassStore::new(client, table);
-    let err = store.get("abc").await.unwrap_err().to_string();
-    assert!(
-        err.contains("does not exist") && err.contains("create_breakglass_table"),
-        "{err}"
-    );
+    let store = DynamoBreakGlassStore::new(client, table.clone());
+    match store.get("abc").await.unwrap_err() {
+        Error::MissingTable { table: t, layout } => {
+            assert_eq!((t, layout), (table, &BREAKGLASS_TABLE_LAYOUT));
+        }
+        e => panic!("{e}"),
+    }
 }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sentinel_approval::DEFAULT_REQUEST_TABLE;
+use sentinel_breakglass::DEFAULT_BREAKGLASS_TABLE;
+use sentinel_session::DEFAULT_SESSION_TABLE;
 use sentinel_store::Timeouts;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -40,13 +43,6 @@ pub mod vars {
     /// Limit on a whole AWS or webhook call, retries included (e.g. `12s`).
     pub const OPERATION_TIMEOUT: &str = "SENTINEL_OPERATION_TIMEOUT";
 }
-
-/// Default DynamoDB table names (the earlier Go Sentinel's).
-pub const DEFAULT_REQUEST_TABLE: &str = "sentinel-requests";
-/// See [`DEFAULT_REQUEST_TABLE`].
-pub const DEFAULT_BREAKGLASS_TABLE: &str = "sentinel-breakglass";
-/// See [`DEFAULT_REQUEST_TABLE`].
-pub const DEFAULT_SESSION_TABLE: &str = "sentinel-sessions";
 
 /// A snapshot of the process environment (empty values count as unset).
 #[derive(Debug, Clone, Default)]

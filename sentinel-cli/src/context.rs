@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use sentinel_approval::{
-    FanOut, Notifier, NotifyingRequestStore, RequestStore, SnsNotifier, WebhookNotifier,
+    FanOut, Notifier, NotifyingRequestStore, RequestStore, RequestStoreExt, SnsNotifier,
+    WebhookNotifier,
 };
-use sentinel_breakglass::{BreakGlassStore, NotifyingBreakGlassStore};
+use sentinel_breakglass::{BreakGlassStore, BreakGlassStoreExt, NotifyingBreakGlassStore};
 use sentinel_policy::{CompiledPolicy, DynPolicyStore, FilePolicyStore, SsmPolicyStore};
 use sentinel_session::SessionStore;
 use tokio::sync::OnceCell;

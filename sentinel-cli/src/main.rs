@@ -125,6 +125,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    output::report_library_warnings();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -113,6 +113,65 @@ pub fn warn(message: impl fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "sentinel: warning: {message}");
 }
 
+/// Reports the libraries' `tracing` warnings and errors (targets
+/// `sentinel_*`) as [`warn`] lines; every other event is off, so the AWS
+/// SDK's own events stay silent as before.
+pub fn report_library_warnings() {
+    let _ = tracing::subscriber::set_global_default(LibraryWarnings);
+}
+
+/// The subscriber of [`report_library_warnings`].
+struct LibraryWarnings;
+
+impl tracing::Subscriber for LibraryWarnings {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if self.enabled(metadata) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.is_event()
+            && *metadata.level() <= tracing::Level::WARN
+            && metadata.target().starts_with("sentinel_")
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::WARN)
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        warn(clean(&message.0));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// A progress note on stderr (`sentinel: ...`), never on stdout.
 pub fn info(message: impl fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "sentinel: {message}");
@@ -289,6 +348,57 @@ pub fn clean(s: &str) -> String {
 /// The hint for a state store that failed (not a refusal).
 pub const STATE_HINT: &str = "check --state / SENTINEL_STATE and your AWS credentials for DynamoDB";
 
+/// The report for a store whose DynamoDB table does not exist: `e` (the
+/// store's error) with the AWS CLI commands that create `table` as
+/// `layout` describes it.
+pub fn missing_table(
+    e: impl fmt::Display,
+    table: &str,
+    layout: &sentinel_store::TableLayout,
+) -> CliError {
+    use sentinel_store::TableLayout;
+    let attributes: Vec<String> = layout
+        .key_attributes()
+        .iter()
+        .map(|a| format!("AttributeName={a},AttributeType=S"))
+        .collect();
+    let indexes: Vec<serde_json::Value> = layout
+        .indexes
+        .iter()
+        .map(|g| {
+            let mut keys =
+                vec![serde_json::json!({"AttributeName": g.partition, "KeyType": "HASH"})];
+            keys.extend(
+                g.sort
+                    .map(|s| serde_json::json!({"AttributeName": s, "KeyType": "RANGE"})),
+            );
+            serde_json::json!({
+                "IndexName": g.name,
+                "KeySchema": keys,
+                "Projection": {"ProjectionType": "ALL"},
+            })
+        })
+        .collect();
+    let mut create = format!(
+        "aws dynamodb create-table --table-name {table} --billing-mode PAY_PER_REQUEST \
+         --attribute-definitions {} --key-schema AttributeName={},KeyType=HASH",
+        attributes.join(" "),
+        TableLayout::PARTITION_KEY,
+    );
+    if !indexes.is_empty() {
+        let _ = write!(
+            create,
+            " --global-secondary-indexes '{}'",
+            serde_json::Value::Array(indexes)
+        );
+    }
+    CliError::error(e).hint(format!(
+        "create it with `{create}`, then turn on TTL with `aws dynamodb update-time-to-live \
+         --table-name {table} --time-to-live-specification Enabled=true,AttributeName={}`",
+        TableLayout::TTL_ATTRIBUTE,
+    ))
+}
+
 /// Up to `limit` items, newest first, from a store's pages: `page(after)`
 /// returns one page's items and the token of the next.
 pub async fn collect<T, E, F, Fut>(limit: usize, mut page: F) -> Result<Vec<T>, E>
@@ -351,6 +461,33 @@ pub fn listing<T: Serialize>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_missing_table_is_reported_with_the_commands_that_create_it() {
+        let e = missing_table(
+            "the request table \"reqs\" does not exist",
+            "reqs",
+            &sentinel_approval::REQUEST_TABLE_LAYOUT,
+        );
+        assert_eq!(e.message, "the request table \"reqs\" does not exist");
+        assert_eq!(
+            one_line(e.hint.as_deref().unwrap()),
+            "create it with `aws dynamodb create-table --table-name reqs \
+             --billing-mode PAY_PER_REQUEST --attribute-definitions \
+             AttributeName=id,AttributeType=S AttributeName=requester,AttributeType=S \
+             AttributeName=created_at,AttributeType=S AttributeName=status,AttributeType=S \
+             AttributeName=profile,AttributeType=S --key-schema AttributeName=id,KeyType=HASH \
+             --global-secondary-indexes '[\
+             {\"IndexName\":\"gsi-requester\",\"KeySchema\":[{\"AttributeName\":\"requester\",\"KeyType\":\"HASH\"},\
+             {\"AttributeName\":\"created_at\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"ALL\"}},\
+             {\"IndexName\":\"gsi-status\",\"KeySchema\":[{\"AttributeName\":\"status\",\"KeyType\":\"HASH\"},\
+             {\"AttributeName\":\"created_at\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"ALL\"}},\
+             {\"IndexName\":\"gsi-profile\",\"KeySchema\":[{\"AttributeName\":\"profile\",\"KeyType\":\"HASH\"},\
+             {\"AttributeName\":\"created_at\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"ALL\"}}]'`, \
+             then turn on TTL with `aws dynamodb update-time-to-live --table-name reqs \
+             --time-to-live-specification Enabled=true,AttributeName=ttl`"
+        );
+    }
 
     #[tokio::test]
     async fn collect_pages_until_the_limit_or_the_end() {

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::Timestamp;
 use sentinel_store::dynamodb::{
-    Fields, Gsi, Item, Table, create_table, is_condition_failed, n, s, sort_key,
+    Fields, Gsi, Item, Table, TableLayout, create_table, is_condition_failed, n, s, sort_key,
 };
 use sentinel_store::newest_first;
 
@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::store::{Clock, SessionStore, SystemClock};
 
-/// Default table name.
+/// The default name of the session table (the earlier Go Sentinel's).
 pub const DEFAULT_SESSION_TABLE: &str = "sentinel-sessions";
 
 /// Records stay this long past their end before DynamoDB TTL may remove
@@ -30,18 +30,21 @@ const TTL_GRACE_SECS: i64 = 30 * 86_400;
 
 const REVOCATIONS_PREFIX: &str = "userrev#";
 
-/// The GSIs of the session table.
-const GSIS: &[Gsi] = &[
-    Gsi::by_created("gsi-user", "user"),
-    Gsi::by_created("gsi-status", "status"),
-    Gsi::by_created("gsi-profile", "profile"),
-    Gsi::by_created("gsi-server-instance", "server_instance_id"),
-    Gsi {
-        name: "gsi-source-identity",
-        partition: "source_identity",
-        sort: None,
-    },
-];
+/// The layout of the session table: key `id`, TTL `ttl`, and its GSIs.
+pub const SESSION_TABLE_LAYOUT: TableLayout = TableLayout {
+    record: "session",
+    indexes: &[
+        Gsi::by_created("gsi-user", "user"),
+        Gsi::by_created("gsi-status", "status"),
+        Gsi::by_created("gsi-profile", "profile"),
+        Gsi::by_created("gsi-server-instance", "server_instance_id"),
+        Gsi {
+            name: "gsi-source-identity",
+            partition: "source_identity",
+            sort: None,
+        },
+    ],
+};
 
 /// Sessions in a DynamoDB table. Takes a built client; never loads AWS
 /// configuration itself.
@@ -167,7 +170,7 @@ impl DynamoSessionStore {
     /// Like [`new`](Self::new), reading time from `clock`.
     pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            table: Table::new(client, table, "create_session_table"),
+            table: Table::new(client, table, &SESSION_TABLE_LAYOUT),
             clock,
         }
     }
@@ -491,7 +494,7 @@ impl SessionStore for DynamoSessionStore {
 }
 
 /// Creates the session table with its GSIs, on-demand billing and TTL on
-/// `ttl` (what `sentinel init` runs). An existing table is an error.
+/// `ttl`. An existing table is an error.
 pub async fn create_session_table(client: &Client, table: &str) -> Result<()> {
-    Ok(create_table(client, table, GSIS).await?)
+    Ok(create_table(client, table, &SESSION_TABLE_LAYOUT).await?)
 }

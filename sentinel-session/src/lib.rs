@@ -14,7 +14,9 @@ mod store;
 pub mod conformance;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DEFAULT_SESSION_TABLE, DynamoSessionStore, create_session_table};
+pub use dynamodb::{
+    DEFAULT_SESSION_TABLE, DynamoSessionStore, SESSION_TABLE_LAYOUT, create_session_table,
+};
 pub use error::{Error, Result};
 pub use memory::MemorySessionStore;
 pub use model::{
@@ -23,4 +25,7 @@ pub use model::{
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSessionStore;
-pub use store::{Clock, KillSwitchReport, ManualClock, SessionStore, SessionStoreExt, SystemClock};
+pub use store::{
+    Clock, DynSessionStore, KillSwitchReport, ManualClock, SessionStore, SessionStoreExt,
+    SystemClock,
+};

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
-use sentinel_store::sqlite::{Database, db_err, load_by_id, micros, timestamp};
-use sentinel_store::{Cursor, paginate};
+use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
+use sentinel_store::sqlite::{Database, Filters, db_err, list_page, load_by_id, micros, timestamp};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -286,66 +285,33 @@ impl SessionStore for SqliteSessionStore {
         let after = query.cursor()?;
         let query = query.clone();
         self.with(move |conn, now| {
-            let mut sql = format!("SELECT {COLUMNS} FROM sessions WHERE 1 = 1");
-            let mut args: Vec<Value> = Vec::new();
-            let mut bind = |sql: &mut String, clause: &str, v: Value| {
-                args.push(v);
-                sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-            };
-            if let Some(u) = &query.user {
-                bind(&mut sql, " AND user = ?", Value::Text(u.clone()));
-            }
-            if let Some(p) = &query.profile {
-                bind(&mut sql, " AND profile = ?", Value::Text(p.clone()));
-            }
-            if let Some(i) = &query.server_instance_id {
-                bind(
-                    &mut sql,
-                    " AND server_instance_id = ?",
-                    Value::Text(i.clone()),
-                );
-            }
+            let mut filters = Filters::new();
+            filters
+                .eq("user", query.user.as_deref())
+                .eq("profile", query.profile.as_deref())
+                .eq("server_instance_id", query.server_instance_id.as_deref());
+            let now_us = || [Value::Integer(micros(now))];
             match query.status {
                 Some(SessionStatus::Active) => {
-                    bind(
-                        &mut sql,
-                        " AND status = 'active' AND expires_at > ?",
-                        Value::Integer(micros(now)),
-                    );
+                    filters.and("status = 'active' AND expires_at > ?", now_us());
                 }
                 Some(SessionStatus::Expired) => {
-                    bind(
-                        &mut sql,
-                        " AND status = 'active' AND expires_at <= ?",
-                        Value::Integer(micros(now)),
-                    );
+                    filters.and("status = 'active' AND expires_at <= ?", now_us());
                 }
-                Some(SessionStatus::Revoked) => sql.push_str(" AND status = 'revoked'"),
+                Some(SessionStatus::Revoked) => {
+                    filters.and("status = 'revoked'", []);
+                }
                 None => {}
             }
-            if let Some(Cursor { at, id }) = &after {
-                bind(
-                    &mut sql,
-                    " AND (created_at < ?",
-                    Value::Integer(micros(*at)),
-                );
-                bind(&mut sql, " OR (created_at = ?", Value::Integer(micros(*at)));
-                bind(&mut sql, " AND id < ?))", Value::Text(id.clone()));
-            }
-            let size = query.page_size();
-            bind(
-                &mut sql,
-                " ORDER BY created_at DESC, id DESC LIMIT ?",
-                Value::Integer(i64::try_from(size + 1).unwrap_or(i64::MAX)),
-            );
-            let mut stmt = conn.prepare(&sql).map_err(db_err)?;
-            let rows = stmt
-                .query_map(params_from_iter(args.iter()), row_to_session)
-                .map_err(db_err)?
-                .map(|r| r.map(|v| v.read_at(now)))
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db_err)?;
-            let (sessions, next_page_token) = paginate(rows, None, size);
+            let (sessions, next_page_token) = list_page(
+                conn,
+                "sessions",
+                COLUMNS,
+                filters,
+                after.as_ref(),
+                query.page_size(),
+                |r| row_to_session(r).map(|s| s.read_at(now)),
+            )?;
             Ok(SessionPage {
                 sessions,
                 next_page_token,

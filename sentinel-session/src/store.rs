@@ -85,7 +85,11 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// A shared, type-erased session store.
+pub type DynSessionStore = Arc<dyn SessionStore>;
+
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     async fn create(&self, session: &ServerSession) -> Result<()> {
         (**self).create(session).await

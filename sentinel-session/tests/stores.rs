@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sentinel_session::conformance as c;
 use sentinel_session::{
-    DynamoSessionStore, ManualClock, MemorySessionStore, SessionQuery, SessionStore,
-    SqliteSessionStore, create_session_table,
+    DynamoSessionStore, Error, ManualClock, MemorySessionStore, SESSION_TABLE_LAYOUT, SessionQuery,
+    SessionStore, SqliteSessionStore, create_session_table,
 };
 
 use sentinel_testkit::test_clock as clock;
@@ -141,18 +141,15 @@ async fn sqlite_survives_sigkill_mid_write() {
 }
 
 #[tokio::test]
-async fn dynamodb_missing_table_says_how_to_create_it() {
-    let Some(endpoint) = sentinel_testkit::aws_endpoint() else {
+async fn dynamodb_missing_table_is_a_structured_error() {
+    let Some((client, table)) = sentinel_testkit::dynamodb_table("missing").await else {
         return;
     };
-    let config = sentinel_testkit::sdk_config(&endpoint).await;
-    let store = DynamoSessionStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        sentinel_testkit::unique_name("missing"),
-    );
-    let err = store.get("abc").await.unwrap_err().to_string();
-    assert!(
-        err.contains("does not exist") && err.contains("sentinel init"),
-        "{err}"
-    );
+    let store = DynamoSessionStore::new(client, table.clone());
+    match store.get("abc").await.unwrap_err() {
+        Error::MissingTable { table: t, layout } => {
+            assert_eq!((t, layout), (table, &SESSION_TABLE_LAYOUT));
+        }
+        e => panic!("{e}"),
+    }
 }

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 
 use crate::aws::{EndpointRecorder, no_answer};
 use crate::error::{Error, Result};
+pub use crate::layout::{Gsi, TableLayout};
 use crate::page::{Cursor, Listed, paginate};
 
 /// A stored item.
@@ -119,23 +120,22 @@ pub fn corrupt(record: &str, field: &str) -> Error {
     )
 }
 
-/// One store's table: the client, its name, and what to say when it is
-/// missing.
+/// One store's table: the client, its name, and its layout (what
+/// [`Error::MissingTable`] carries when it does not exist).
 #[derive(Debug, Clone)]
 pub struct Table {
     client: Client,
     name: String,
-    create_with: &'static str,
+    layout: &'static TableLayout,
     endpoint: EndpointRecorder,
 }
 
 impl Table {
-    /// `name` on `client`; `create_with` names the function that creates it
-    /// (for the "table does not exist" message).
+    /// `name` on `client`, a table laid out as `layout`.
     ///
     /// The client keeps its configuration (timeouts included) and gains an
     /// [`EndpointRecorder`], so a timeout names the endpoint.
-    pub fn new(client: Client, name: impl Into<String>, create_with: &'static str) -> Self {
+    pub fn new(client: Client, name: impl Into<String>, layout: &'static TableLayout) -> Self {
         let endpoint = EndpointRecorder::new();
         let client = Client::from_conf(
             client
@@ -147,7 +147,7 @@ impl Table {
         Self {
             client,
             name: name.into(),
-            create_with,
+            layout,
             endpoint,
         }
     }
@@ -162,9 +162,9 @@ impl Table {
         &self.name
     }
 
-    /// An SDK error as an actionable backend error: missing table, access
-    /// denied and throttling each say what to do; a timeout names the
-    /// endpoint that did not answer.
+    /// An SDK error as a store error: a missing table is
+    /// [`Error::MissingTable`]; access denied and throttling say what
+    /// happened; a timeout names the endpoint that did not answer.
     pub fn err<E, R>(&self, action: &str, e: SdkError<E, R>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -178,10 +178,12 @@ impl Table {
             );
         }
         let message = match e.code() {
-            Some("ResourceNotFoundException") => format!(
-                "table \"{table}\" does not exist; create it with `sentinel init` (or {})",
-                self.create_with
-            ),
+            Some("ResourceNotFoundException") => {
+                return Error::MissingTable {
+                    table: table.clone(),
+                    layout: self.layout,
+                };
+            }
             Some("AccessDeniedException") => format!(
                 "access denied for {action} on table \"{table}\": {}",
                 e.message().unwrap_or_default()
@@ -394,32 +396,9 @@ impl Table {
     }
 }
 
-/// A global secondary index of a store table.
-#[derive(Debug, Clone, Copy)]
-pub struct Gsi {
-    /// Index name (`gsi-user`, ...).
-    pub name: &'static str,
-    /// Partition key attribute (a string).
-    pub partition: &'static str,
-    /// Sort key attribute (a string), usually `created_at`.
-    pub sort: Option<&'static str>,
-}
-
-impl Gsi {
-    /// An index on `partition` sorted by `created_at`.
-    pub const fn by_created(name: &'static str, partition: &'static str) -> Self {
-        Self {
-            name,
-            partition,
-            sort: Some("created_at"),
-        }
-    }
-}
-
-/// Creates a store table: key `id` (S), the given GSIs (all attributes
-/// projected), on-demand billing and TTL on `ttl`. An existing table is an
+/// Creates a store table as `layout` describes it. An existing table is an
 /// error.
-pub async fn create_table(client: &Client, table: &str, gsis: &[Gsi]) -> Result<()> {
+pub async fn create_table(client: &Client, table: &str, layout: &TableLayout) -> Result<()> {
     let build = |e: aws_sdk_dynamodb::error::BuildError| Error::backend("dynamodb", e);
     let key = |name: &str, kind: KeyType| {
         KeySchemaElement::builder()
@@ -432,14 +411,8 @@ pub async fn create_table(client: &Client, table: &str, gsis: &[Gsi]) -> Result<
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("id", KeyType::Hash)?);
-    let mut attrs = vec!["id"];
-    for g in gsis {
-        for a in std::iter::once(g.partition).chain(g.sort) {
-            if !attrs.contains(&a) {
-                attrs.push(a);
-            }
-        }
+        .key_schema(key(TableLayout::PARTITION_KEY, KeyType::Hash)?);
+    for g in layout.indexes {
         let mut index = GlobalSecondaryIndex::builder()
             .index_name(g.name)
             .key_schema(key(g.partition, KeyType::Hash)?)
@@ -453,7 +426,7 @@ pub async fn create_table(client: &Client, table: &str, gsis: &[Gsi]) -> Result<
         }
         req = req.global_secondary_indexes(index.build().map_err(build)?);
     }
-    for a in attrs {
+    for a in layout.key_attributes() {
         req = req.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(a)
@@ -473,7 +446,7 @@ pub async fn create_table(client: &Client, table: &str, gsis: &[Gsi]) -> Result<
         .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
+                .attribute_name(TableLayout::TTL_ATTRIBUTE)
                 .enabled(true)
                 .build()
                 .map_err(build)?,

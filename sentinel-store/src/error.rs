@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::layout::TableLayout;
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -16,6 +18,16 @@ pub enum Error {
         field: &'static str,
         /// What is wrong and what is allowed.
         reason: String,
+    },
+
+    /// A DynamoDB table the store needs does not exist. The frontend says
+    /// how to create it from `layout`.
+    #[error("DynamoDB table \"{table}\" does not exist")]
+    MissingTable {
+        /// The table name.
+        table: String,
+        /// What the table must look like.
+        layout: &'static TableLayout,
     },
 
     /// The backend failed.
@@ -49,4 +61,40 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// The conversions every store crate's error needs, for an error type with
+/// the variants `Invalid { field, reason }`, `MissingTable { table, layout }`
+/// and `Backend { backend, source }` (the shapes of this crate's [`Error`]):
+/// `From<sentinel_store::Error>` (any other variant becomes `Backend` of
+/// backend `store`) and a crate-private `invalid(field, reason)`.
+#[macro_export]
+macro_rules! store_error_conversions {
+    ($error:ident) => {
+        impl $error {
+            /// An invalid value.
+            pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+                Self::Invalid {
+                    field,
+                    reason: reason.into(),
+                }
+            }
+        }
+
+        impl From<$crate::Error> for $error {
+            fn from(e: $crate::Error) -> Self {
+                match e {
+                    $crate::Error::Invalid { field, reason } => Self::Invalid { field, reason },
+                    $crate::Error::MissingTable { table, layout } => {
+                        Self::MissingTable { table, layout }
+                    }
+                    $crate::Error::Backend { backend, source } => Self::Backend { backend, source },
+                    other => Self::Backend {
+                        backend: "store",
+                        source: ::std::sync::Arc::new(other),
+                    },
+                }
+            }
+        }
+    };
 }

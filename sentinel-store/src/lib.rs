@@ -9,15 +9,19 @@ mod dir;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 mod error;
+mod layout;
 mod page;
 pub mod secs;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod sweep;
 mod timeouts;
 
 pub use check::{MAX_NAME_LEN, check_name, check_text, new_id};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dir::private_dir;
 pub use error::{Error, Result};
+pub use layout::{Gsi, TableLayout};
 pub use page::{Cursor, Listed, newest_first, page_size, paginate};
+pub use sweep::{SWEEP_BATCH, sweep};
 pub use timeouts::Timeouts;

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::Timestamp;
 use rusqlite::Connection;
+use rusqlite::types::Value;
 
 use crate::error::{Error, Result};
+use crate::page::{Cursor, Listed, paginate};
 
 /// A SQLite file opened for a store: WAL, `synchronous=FULL`, a 10 s busy
 /// timeout, migrations applied. Clones share the connections: one for
@@ -81,6 +83,84 @@ pub fn claim_expired<T>(
         .query_map(rusqlite::params![status, micros(now), limit], row)
         .map_err(db_err)?;
     rows.collect::<rusqlite::Result<Vec<T>>>().map_err(db_err)
+}
+
+/// The filters of one listing query: SQL clauses, all of which a row must
+/// pass, and the values their `?` placeholders take, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    clauses: Vec<String>,
+    args: Vec<Value>,
+}
+
+impl Filters {
+    /// No filter: every row.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `clause`, with one `?` for each of `args`.
+    pub fn and(&mut self, clause: &str, args: impl IntoIterator<Item = Value>) -> &mut Self {
+        self.clauses.push(format!("({clause})"));
+        self.args.extend(args);
+        self
+    }
+
+    /// Adds `column = value` when there is a value.
+    pub fn eq(&mut self, column: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            self.and(&format!("{column} = ?"), [Value::Text(v.to_owned())]);
+        }
+        self
+    }
+}
+
+/// One page of a listing of `table`, newest first (see
+/// [`newest_first`](crate::newest_first)): the rows that pass `filters` and
+/// come after `after`, at most `size`, read through `row`, and the token of
+/// the next page if more remain. The table has the listing columns
+/// `created_at` (microseconds) and `id`; one query of `size + 1` rows tells
+/// whether there is a next page.
+pub fn list_page<T: Listed>(
+    conn: &Connection,
+    table: &str,
+    columns: &str,
+    mut filters: Filters,
+    after: Option<&Cursor>,
+    size: usize,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(Vec<T>, Option<String>)> {
+    let size = size.max(1);
+    if let Some(c) = after {
+        filters.and(
+            "created_at < ? OR (created_at = ? AND id < ?)",
+            [
+                Value::Integer(micros(c.at)),
+                Value::Integer(micros(c.at)),
+                Value::Text(c.id.clone()),
+            ],
+        );
+    }
+    let Filters { clauses, mut args } = filters;
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    args.push(Value::Integer(
+        i64::try_from(size.saturating_add(1)).unwrap_or(i64::MAX),
+    ));
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {columns} FROM {table} {filter} ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), row)
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(db_err)?;
+    Ok(paginate(rows, None, size))
 }
 
 impl Database {
@@ -228,7 +308,7 @@ fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<()
         return Err(Error::backend(
             "sqlite",
             format!(
-                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade sentinel",
+                "{} has schema version {version}, newer than this Sentinel knows ({known}); upgrade Sentinel",
                 path.display()
             ),
         ));

@@ -112,6 +112,7 @@ fn fail(e: Error) -> CliError {
                 ("reason_code", "--reason-code"),
             ],
         ),
+        Error::MissingTable { ref table, layout } => output::missing_table(&e, table, layout),
         other => CliError::error(other).hint(output::STATE_HINT),
     }
 }

@@ -106,6 +106,7 @@ fn fail(e: Error) -> CliError {
                 ("profile", "--profile"),
             ],
         ),
+        Error::MissingTable { ref table, layout } => output::missing_table(&e, table, layout),
         other => CliError::error(other).hint(output::STATE_HINT),
     }
 }

@@ -92,6 +92,7 @@ fn fail(e: Error) -> CliError {
         Error::Invalid { .. } => CliError::error(e),
         Error::RevocationNotFound { .. } => CliError::error(e)
             .hint("a revocation of every profile is lifted without --profile, one of a single profile with it"),
+        Error::MissingTable { ref table, layout } => output::missing_table(&e, table, layout),
         other => CliError::error(other).hint(output::STATE_HINT),
     }
 }
