@@ -185,8 +185,8 @@ fn find_credentials_error<'a>(
 /// The messages of an error and its sources, joined with `: `, whole
 /// (never cut: a cause is shortened by structure, see
 /// [`credentials_detail`], not by length). Repeats are dropped.
-#[cfg(feature = "sts")]
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+#[cfg(any(feature = "sts", feature = "client"))]
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
