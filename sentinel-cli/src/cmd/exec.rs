@@ -36,11 +36,11 @@ use clap::Args;
 use jiff::Timestamp;
 use sentinel_policy::Mode;
 use sentinel_session::SessionStore;
+use sentinel_vend::client::{ClientError, CredentialClient, CredentialsRequest};
 use sentinel_vend::server::{
     CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
 };
 use sentinel_vend::{Outcome, VendRequest};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::context::Context;
 use crate::output::{self, CliError, CliResult};
@@ -290,7 +290,7 @@ async fn serve_session(
     let result = async {
         if !args.lazy {
             tokio::select! {
-                fetched = prefetch(port, &token) => fetched?,
+                fetched = prefetch(&url, &token) => fetched?,
                 signal = signals.recv() => {
                     return Err(CliError::error(format!(
                         "stopped by {} before the command started",
@@ -448,43 +448,24 @@ fn describe(status: ExitStatus) -> String {
 /// Fetches credentials once through the local server, exactly as the child
 /// will, so a refusal stops before the command starts (and the first
 /// credentials are cached for the child).
-async fn prefetch(port: u16, token: &str) -> Result<(), CliError> {
-    let fetch = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        let request = format!(
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(PREFETCH_TIMEOUT, fetch)
-        .await
-        .map_err(|_| {
-            CliError::error("the first credential fetch timed out")
-                .hint("check the base credentials and the AWS endpoint, or pass --lazy")
-        })?
+async fn prefetch(url: &str, token: &str) -> Result<(), CliError> {
+    let client = CredentialClient::new(url, token, PREFETCH_TIMEOUT)
         .map_err(|e| CliError::error(format!("cannot reach the local credential server: {e}")))?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(0);
-    if status == 200 {
-        return Ok(());
+    match client.credentials(&CredentialsRequest::default()).await {
+        Ok(_) => Ok(()),
+        Err(ClientError::Denied(d)) => Err(vending::denied(&d)),
+        Err(ClientError::Timeout { .. }) => {
+            Err(CliError::error("the first credential fetch timed out")
+                .hint("check the base credentials and the AWS endpoint, or pass --lazy"))
+        }
+        Err(ClientError::Failed { status, body }) => Err(CliError::error(format!(
+            "the local credential server answered {status}: {}",
+            body.message
+        ))),
+        Err(e) => Err(CliError::error(format!(
+            "cannot reach the local credential server: {e}"
+        ))),
     }
-    let err: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let field = |k: &str| err.get(k).and_then(serde_json::Value::as_str);
-    let message = field("message").unwrap_or("no details");
-    if field("code") == Some("denied") {
-        return Err(vending::denied_parts(message, field("rule"), field("hint")));
-    }
-    Err(CliError::error(format!(
-        "the local credential server answered {status}: {message}"
-    )))
 }
 
 /// Runs the command with `env` set and every other credential variable
