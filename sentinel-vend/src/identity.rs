@@ -2,7 +2,7 @@
 //! step 1).
 //!
 //! The CLI learns the caller from STS `GetCallerIdentity` with the base
-//! credentials ([`caller_identity`], with the `sts` feature); the TVM gets
+//! credentials (`caller_identity`, with the `sts` feature); the TVM gets
 //! the same ARN from the API Gateway request context. Either way the ARN is
 //! parsed into a [`Principal`], and the policy of the profile asked for
 //! decides which username, if any, the principal has

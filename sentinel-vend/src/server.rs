@@ -276,7 +276,7 @@ impl CredentialService {
     /// `1h` or seconds) answers container credentials, `GET /profiles`
     /// lists the profiles. Every answer, refusals, unknown paths and
     /// methods included, is JSON `{"code", "message"}`
-    /// ([`ErrorBody`](crate::wire::ErrorBody)), and nothing but
+    /// ([`ErrorBody`]), and nothing but
     /// a 403 is said to a caller that is not authenticated.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
@@ -583,7 +583,7 @@ fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 /// An error answer: its status and the JSON [`ErrorBody`] (the wire
-/// contract shared with the [client](crate::client)).
+/// contract shared with the `client` module).
 #[derive(Debug)]
 struct ApiError {
     status: StatusCode,

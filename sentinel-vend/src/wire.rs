@@ -1,5 +1,5 @@
 //! The credential service's wire contract: the JSON the
-//! [server](crate::server) sends and the [client](crate::client) reads,
+//! [server](crate::server) sends and the client (`client`, feature `client`) reads,
 //! defined once for both.
 //!
 //! - A successful `GET /` answers [`ContainerCredentials`] (what the AWS

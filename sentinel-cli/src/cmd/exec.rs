@@ -9,7 +9,7 @@
 //! `sentinel server-revoke` takes effect at the child's next refresh.
 //!
 //! A profile with `mfa_serial` under `--server` exchanges its one MFA code
-//! for an MFA session first (see [`crate::vending`]), so refreshes never
+//! for an MFA session first (see [`sentinel_vend::base`]), so refreshes never
 //! reuse the code. When the child exits, its server session is revoked
 //! (`revoked_by` the caller), so it no longer shows as active and its id
 //! cannot be used again.
