@@ -697,10 +697,11 @@ impl ProfileLoader {
             .unwrap_or_else(|| "default".to_owned());
         let config = self.client_config(&[selected.trim(), served]).await?;
         let failed = |what| move |source| ServedFilesError::Write { what, source };
-        let dir = tempfile::Builder::new()
-            .prefix("sentinel-served-")
-            .tempdir()
-            .map_err(failed("config directory"))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("sentinel-served-");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir().map_err(failed("config directory"))?;
         let files = ServedFiles { dir };
         files
             .create(ServedFiles::CONFIG, &config)
