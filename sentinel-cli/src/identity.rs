@@ -12,12 +12,7 @@ pub const HINT: &str = "sentinel identifies you with STS GetCallerIdentity; chec
 
 /// The caller behind the base credentials.
 pub async fn current_caller(aws: &SdkConfig) -> Result<Caller, CliError> {
-    let sts = aws_sdk_sts::Client::new(aws);
-    let identity = sentinel_vend::identity::caller_identity(&sts)
+    sentinel_vend::base::caller(&aws_sdk_sts::Client::new(aws))
         .await
-        .map_err(|e| CliError::with_lines(e).hint(HINT))?;
-    let principal = identity
-        .principal()
-        .map_err(|e| CliError::error(e).hint(HINT))?;
-    Ok(Caller::new(principal))
+        .map_err(|e| CliError::with_lines(e).hint(HINT))
 }

@@ -104,6 +104,13 @@ impl CliError {
     }
 }
 
+/// The message alone (the hint and details are for [`CliError::report`]).
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -2,7 +2,7 @@
 //! step 1).
 //!
 //! The CLI learns the caller from STS `GetCallerIdentity` with the base
-//! credentials ([`caller_identity`], with the `sts` feature); the TVM gets
+//! credentials (`caller_identity`, with the `sts` feature); the TVM gets
 //! the same ARN from the API Gateway request context. Either way the ARN is
 //! parsed into a [`Principal`], and the policy of the profile asked for
 //! decides which username, if any, the principal has
@@ -185,8 +185,8 @@ fn find_credentials_error<'a>(
 /// The messages of an error and its sources, joined with `: `, whole
 /// (never cut: a cause is shortened by structure, see
 /// [`credentials_detail`], not by length). Repeats are dropped.
-#[cfg(feature = "sts")]
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+#[cfg(any(feature = "sts", feature = "client"))]
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

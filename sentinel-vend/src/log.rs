@@ -220,7 +220,7 @@ pub enum LogError {
     /// The existing log file does not end with a chained decision record, so
     /// the chain cannot be continued.
     #[error(
-        "the decision log \"{}\" cannot be continued: {problem}; run `sentinel audit verify-log` on it, then move it aside so a new log is started",
+        "the decision log \"{}\" cannot be continued: {problem}; verify its hash chain to find the damaged line, then move it aside so a new log is started",
         .path.display()
     )]
     Corrupt {

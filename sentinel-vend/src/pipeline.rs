@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::log::{DecisionLog, DecisionRecord, Durability};
 #[cfg(feature = "sts")]
 use crate::profiles::{AwsProfile, ProfileError};
+use crate::remedy::Remedy;
 use crate::source_identity::{Marker, RequestId, SessionTag, SourceIdentity};
 use crate::vendor::{
     AssumeRoleRequest, Credentials, MAX_CHAINED_DURATION, MAX_SESSION_DURATION,
@@ -191,8 +192,9 @@ pub struct Denial {
     pub reason: String,
     /// The deciding rule, if one matched.
     pub rule: Option<String>,
-    /// What to do next (`sentinel request --profile prod ...`).
-    pub hint: Option<String>,
+    /// What the caller can do next, if anything: data for the frontend
+    /// to put in its own words.
+    pub remedy: Option<Remedy>,
 }
 
 /// The outcome of [`Pipeline::vend`].
@@ -247,7 +249,7 @@ pub struct Granted {
 
 /// The result of looking for an override.
 enum Override {
-    None(Option<String>),
+    None(Option<Remedy>),
     Approval(sentinel_approval::AccessRequest),
     BreakGlass(sentinel_breakglass::BreakGlassEvent),
 }
@@ -424,7 +426,7 @@ impl Pipeline {
                 let denial = Denial {
                     reason: e.to_string(),
                     rule: None,
-                    hint: None,
+                    remedy: None,
                 };
                 self.log.write(&ctx.refused(&denial)).await?;
                 return Ok(Authorization::Denied(denial));
@@ -475,10 +477,10 @@ impl Pipeline {
                 req.profile, req.target.role_arn, named.role_arn
             ),
             rule: None,
-            hint: Some(format!(
-                "set role_arn = {} for profile \"{}\" in the AWS config",
-                named.role_arn, req.profile
-            )),
+            remedy: Some(Remedy::ConfigureRole {
+                profile: req.profile.clone(),
+                role_arn: named.role_arn.clone(),
+            }),
         })
     }
 
@@ -503,7 +505,9 @@ impl Pipeline {
                 }
             ),
             rule: decision.rule.as_deref().map(str::to_owned),
-            hint: Some(format!("track server sessions in table \"{want}\"")),
+            remedy: Some(Remedy::TrackSessionsIn {
+                table: want.to_owned(),
+            }),
         })
     }
 
@@ -527,7 +531,7 @@ impl Pipeline {
                 return Ok(Err(Denial {
                     reason: revoked_reason(user, &r),
                     rule: None,
-                    hint: Some("ask a security admin to lift the revocation".into()),
+                    remedy: Some(Remedy::LiftRevocation),
                 }));
             }
             if let Some(id) = &req.session_id {
@@ -546,7 +550,7 @@ impl Pipeline {
                     return Ok(Err(Denial {
                         reason,
                         rule: None,
-                        hint: Some("start a new `sentinel exec --server` session".into()),
+                        remedy: Some(Remedy::NewServerSession),
                     }));
                 }
             }
@@ -554,10 +558,10 @@ impl Pipeline {
         if decision.is_allowed() {
             return Ok(Ok((Grant::Direct, None)));
         }
-        let refused = |hint: Option<String>| Denial {
+        let refused = |remedy: Option<Remedy>| Denial {
             reason: decision.reason.to_string(),
             rule: decision.rule.as_deref().map(str::to_owned),
-            hint,
+            remedy,
         };
         match self.find_override(policy, user, decision, req, now).await? {
             Override::Approval(r) => {
@@ -567,7 +571,7 @@ impl Pipeline {
             Override::BreakGlass(e) => {
                 Ok(Ok((Grant::BreakGlass(e.id.clone()), Some(e.expires_at))))
             }
-            Override::None(hint) => Ok(Err(refused(hint))),
+            Override::None(remedy) => Ok(Err(refused(remedy))),
         }
     }
 
@@ -594,18 +598,18 @@ impl Pipeline {
         {
             return Ok(Override::BreakGlass(e));
         }
-        let hint = if decision.approval_can_override() {
-            Some(format!(
-                "request access: sentinel request --profile {profile} --justification \"...\""
-            ))
+        let remedy = if decision.approval_can_override() {
+            Some(Remedy::RequestAccess {
+                profile: profile.clone(),
+            })
         } else if decision.effect == DecisionEffect::Deny && decision.requires_server {
-            Some(format!(
-                "use server mode: sentinel exec --server --profile {profile} -- COMMAND"
-            ))
+            Some(Remedy::UseServer {
+                profile: profile.clone(),
+            })
         } else {
             None
         };
-        Ok(Override::None(hint))
+        Ok(Override::None(remedy))
     }
 
     /// Logs credentials served again from a frontend's cache for a request
@@ -697,7 +701,7 @@ impl Pipeline {
                     let denial = Denial {
                         reason: format!("server session {id} is {from}"),
                         rule: None,
-                        hint: Some("start a new `sentinel exec --server` session".into()),
+                        remedy: Some(Remedy::NewServerSession),
                     };
                     self.log.write(&ctx.denied(&decision, &denial)).await?;
                     return Ok(Outcome::Denied(denial));
@@ -854,7 +858,7 @@ fn effective_duration(
                     "the grant ends at {end}, in less than the 15 minutes STS issues credentials for"
                 ),
                 rule: decision.rule.as_deref().map(str::to_owned),
-                hint: Some("ask for a new approval or break-glass event".into()),
+                remedy: Some(Remedy::NewGrant),
             });
         }
         d = d.min(left);

@@ -594,6 +594,125 @@ pub const CLIENT_SETTINGS: &[&str] = &[
     "cli_follow_urlparam",
 ];
 
+/// Variables that select credentials other than a credential endpoint's
+/// (keys, profiles, web identity, another endpoint): a process served by an
+/// endpoint must not inherit them.
+pub const CREDENTIAL_VARS: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ACCOUNT_ID",
+];
+
+/// Why [`ProfileLoader::served_files`] wrote no files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServedFilesError {
+    /// The profiles could not be read.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A file or the directory could not be written.
+    #[error("cannot write the AWS {what} of the served process: {source}")]
+    Write {
+        /// `config directory`, `config file` or `credentials file`.
+        what: &'static str,
+        /// What the operating system said.
+        source: io::Error,
+    },
+}
+
+/// The AWS config and credentials files of a process that gets its
+/// credentials from a container credentials endpoint
+/// ([`ProfileLoader::served_files`]).
+///
+/// SDKs look for credentials in the environment, the credentials file and
+/// the config file (keys, `credential_process`, SSO, web identity) before
+/// they ask the container endpoint, so a process left with the user's
+/// files would run on those base credentials instead of the served role.
+/// It gets instead a config file with only the non-credential settings
+/// (region, output, retries, endpoints, ...) of the profile it would have
+/// used (`AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`)
+/// overlaid with those of the served profile, and an empty credentials
+/// file; both 0600 in a private (0700) temporary directory, removed by
+/// [`remove`](Self::remove) or when dropped.
+#[derive(Debug)]
+pub struct ServedFiles {
+    dir: tempfile::TempDir,
+}
+
+impl ServedFiles {
+    const CONFIG: &str = "config";
+    const CREDENTIALS: &str = "credentials";
+
+    /// Creates `name` in the directory, readable by the owner only.
+    fn create(&self, name: &str, contents: &str) -> io::Result<()> {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(self.dir.path().join(name))?
+            .write_all(contents.as_bytes())
+    }
+
+    /// The variables pointing the process at the files
+    /// (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`).
+    pub fn vars(&self) -> [(&'static str, String); 2] {
+        let path = |name| self.dir.path().join(name).to_string_lossy().into_owned();
+        [
+            ("AWS_CONFIG_FILE", path(Self::CONFIG)),
+            ("AWS_SHARED_CREDENTIALS_FILE", path(Self::CREDENTIALS)),
+        ]
+    }
+
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Removes the files and their directory.
+    pub fn remove(self) -> io::Result<()> {
+        self.dir.close()
+    }
+}
+
+impl ProfileLoader {
+    /// Writes the [`ServedFiles`] of a process served profile `served`.
+    pub async fn served_files(&self, served: &str) -> Result<ServedFiles, ServedFilesError> {
+        let selected = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|p| !p.trim().is_empty()))
+            .unwrap_or_else(|| "default".to_owned());
+        let config = self.client_config(&[selected.trim(), served]).await?;
+        let failed = |what| move |source| ServedFilesError::Write { what, source };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("sentinel-served-");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir().map_err(failed("config directory"))?;
+        let files = ServedFiles { dir };
+        files
+            .create(ServedFiles::CONFIG, &config)
+            .map_err(failed("config file"))?;
+        files
+            .create(ServedFiles::CREDENTIALS, "")
+            .map_err(failed("credentials file"))?;
+        Ok(files)
+    }
+}
+
 /// The `[services NAME]` section of the config file `text`, as written
 /// (empty when there is none).
 fn services_section(text: &str, name: &str) -> String {

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::Timestamp;
 use sentinel_policy::{Mode, PolicyStore};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::Error;
@@ -30,6 +30,7 @@ use crate::pipeline::{
     Authorization, Caller, DEFAULT_SERVER_DURATION, Grant, Outcome, Pipeline, Target, VendRequest,
 };
 use crate::vendor::Credentials;
+use crate::wire::{ErrorBody, codes};
 
 /// SDKs refresh container credentials this long before they expire; a
 /// cached credential with less left is never served.
@@ -274,7 +275,8 @@ impl CredentialService {
     /// The axum router: `GET|POST /` (query `profile`, `duration` like
     /// `1h` or seconds) answers container credentials, `GET /profiles`
     /// lists the profiles. Every answer, refusals, unknown paths and
-    /// methods included, is JSON `{"code", "message"}`, and nothing but
+    /// methods included, is JSON `{"code", "message"}`
+    /// ([`ErrorBody`]), and nothing but
     /// a 403 is said to a caller that is not authenticated.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
@@ -323,7 +325,7 @@ impl CredentialService {
     /// a malformed query): every outcome leaves a line. A log that cannot
     /// be written turns the answer into an internal error.
     async fn refused(&self, profile: Option<&str>, error: ApiError) -> ApiError {
-        let reason = error.message.clone();
+        let reason = error.body.message.clone();
         self.log_refusal(profile, &reason, error).await
     }
 
@@ -527,7 +529,7 @@ async fn not_found(State(svc): State<Arc<CredentialService>>, parts: Parts) -> R
         &parts,
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            codes::NOT_FOUND,
             "no such path; credentials are at / and the profiles at /profiles",
         ),
     )
@@ -543,7 +545,7 @@ async fn method_not_allowed(State(svc): State<Arc<CredentialService>>, parts: Pa
         &parts,
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            codes::METHOD_NOT_ALLOWED,
             format!("{} is not served here; use GET", parts.method),
         ),
     )
@@ -580,51 +582,40 @@ fn json_response(status: StatusCode, body: String) -> Response {
     (status, headers, body).into_response()
 }
 
-/// A JSON error body: a stable `code` and a `message` a person can act on.
-#[derive(Debug, Serialize)]
+/// An error answer: its status and the JSON [`ErrorBody`] (the wire
+/// contract shared with the `client` module).
+#[derive(Debug)]
 struct ApiError {
-    #[serde(skip)]
     status: StatusCode,
-    code: &'static str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hint: Option<String>,
+    body: ErrorBody,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            code,
-            message: message.into(),
-            rule: None,
-            hint: None,
+            body: ErrorBody::new(code, message),
         }
     }
 
     fn auth(e: AuthError) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+        Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, e.to_string())
     }
 
     fn denied(d: &crate::pipeline::Denial) -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
-            code: "denied",
-            message: d.reason.clone(),
-            rule: d.rule.clone(),
-            hint: d.hint.clone(),
+            body: ErrorBody::denied(d),
         }
     }
 
     fn internal(e: Error) -> Self {
         let (status, code) = match &e {
-            Error::Vend(_) => (StatusCode::BAD_GATEWAY, "sts_failed"),
+            Error::Vend(_) => (StatusCode::BAD_GATEWAY, codes::STS_FAILED),
             Error::Policy(sentinel_policy::Error::NotFound { .. }) => {
-                (StatusCode::NOT_FOUND, "no_policy")
+                (StatusCode::NOT_FOUND, codes::NO_POLICY)
             }
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL),
         };
         Self::new(status, code, e.to_string())
     }
@@ -632,7 +623,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_string(&self).unwrap_or_else(|_| {
+        let body = serde_json::to_string(&self.body).unwrap_or_else(|_| {
             r#"{"code":"internal","message":"could not encode the error"}"#.to_owned()
         });
         json_response(self.status, body)

@@ -140,16 +140,6 @@ struct ProcessJson<'a> {
     expiration: String,
 }
 
-/// The container credentials output (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ContainerJson<'a> {
-    access_key_id: &'a str,
-    secret_access_key: &'a str,
-    token: &'a str,
-    expiration: String,
-}
-
 impl Credentials {
     /// Time left at `now` (zero when expired).
     pub fn remaining(&self, now: Timestamp) -> Duration {
@@ -187,17 +177,13 @@ impl Credentials {
         .map_err(|e| VendError::Backend(format!("encoding credentials: {e}")))
     }
 
-    /// The JSON a container credential endpoint serves (`Token`, not
-    /// `SessionToken`). Expired credentials are refused.
+    /// The JSON a container credential endpoint serves
+    /// ([`ContainerCredentials`](crate::wire::ContainerCredentials): `Token`,
+    /// not `SessionToken`). Expired credentials are refused.
     pub fn to_container_json(&self, now: Timestamp) -> Result<String, VendError> {
         self.check_fresh(now)?;
-        serde_json::to_string(&ContainerJson {
-            access_key_id: &self.access_key_id,
-            secret_access_key: &self.secret_access_key,
-            token: &self.session_token,
-            expiration: self.expiration_utc(),
-        })
-        .map_err(|e| VendError::Backend(format!("encoding credentials: {e}")))
+        serde_json::to_string(&crate::wire::ContainerCredentials::of(self))
+            .map_err(|e| VendError::Backend(format!("encoding credentials: {e}")))
     }
 }
 

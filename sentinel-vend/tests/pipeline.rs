@@ -21,7 +21,8 @@ use sentinel_store::{Clock, ManualClock};
 use sentinel_vend::log::{DecisionLog, verify};
 use sentinel_vend::source_identity::{Marker, SourceIdentity};
 use sentinel_vend::{
-    Caller, Denial, FakeVendor, Grant, Issued, Outcome, Pipeline, Target, VendError, VendRequest,
+    Caller, Denial, FakeVendor, Grant, Issued, Outcome, Pipeline, Remedy, Target, VendError,
+    VendRequest,
 };
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/prod-admin";
@@ -179,7 +180,12 @@ async fn require_approval_needs_an_approved_request_in_every_mode() {
     let w = world();
     for mode in [Mode::Cli, Mode::CredentialProcess, Mode::Server] {
         let d = w.denied(&ask("alice", "prod", mode)).await;
-        assert!(d.hint.unwrap().contains("sentinel request --profile prod"));
+        assert_eq!(
+            d.remedy,
+            Some(Remedy::RequestAccess {
+                profile: "prod".into()
+            })
+        );
     }
     let r = AccessRequest::new(
         NewRequest {
@@ -258,7 +264,12 @@ async fn breakglass_overrides_deny_until_closed() {
 async fn server_only_rules_and_session_tracking() {
     let w = world();
     let d = w.denied(&ask("bob", "ops", Mode::Cli)).await;
-    assert!(d.hint.unwrap().contains("--server"));
+    assert_eq!(
+        d.remedy,
+        Some(Remedy::UseServer {
+            profile: "ops".into()
+        })
+    );
     let mut server = ask("bob", "ops", Mode::Server);
     server.duration = Some(Duration::from_secs(3 * 3600));
     let issued = w.issued(&server).await;

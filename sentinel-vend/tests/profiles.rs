@@ -303,3 +303,31 @@ sts =
     assert_eq!(p.credential_process, None);
     assert!(!p.sso);
 }
+
+#[tokio::test]
+async fn served_files_hold_settings_but_no_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = loader(dir.path(), Some(CONFIG), Some(CREDENTIALS));
+    let files = l.served_files("prod").await.unwrap();
+    let [(config_var, config), (credentials_var, credentials)] = files.vars();
+    assert_eq!(
+        (config_var, credentials_var),
+        ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("region = eu-west-1"), "{text}");
+    for secret in ["role_arn", "s3cr3t", "mfa_serial", "AKIDEXAMPLE"] {
+        assert!(!text.contains(secret), "{secret} in:\n{text}");
+    }
+    assert_eq!(std::fs::read_to_string(&credentials).unwrap(), "");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(Path::new(&config)), 0o600);
+        assert_eq!(mode(files.dir()), 0o700);
+    }
+    let kept = files.dir().to_owned();
+    files.remove().unwrap();
+    assert!(!kept.exists());
+}

@@ -393,3 +393,126 @@ async fn every_answer_is_logged_cached_serves_and_refusals_too() {
         lines[3]
     );
 }
+
+/// The service's own client ([`sentinel_vend::client`]) against the real
+/// router: the wire contract read back into credentials and refusals.
+#[cfg(feature = "client")]
+mod client {
+    use super::*;
+    use sentinel_vend::Remedy;
+    use sentinel_vend::client::{ClientError, CredentialClient, CredentialsRequest};
+
+    fn client(s: &Server, token: &str) -> CredentialClient {
+        CredentialClient::new(&s.url, token, Duration::from_secs(5)).unwrap()
+    }
+
+    async fn refusal(c: &CredentialClient, req: &CredentialsRequest) -> ClientError {
+        match c.credentials(req).await {
+            Ok(creds) => panic!("served {creds:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_credentials_and_profiles() {
+        let s = start(None).await;
+        let c = client(&s, &s.token);
+        let creds = c.credentials(&CredentialsRequest::default()).await.unwrap();
+        assert!(creds.access_key_id.starts_with("ASIA"), "{creds:?}");
+        let now = jiff::Timestamp::now();
+        assert!(creds.remaining(now) > Duration::from_secs(50 * 60));
+        let short = c
+            .credentials(
+                &CredentialsRequest::default()
+                    .profile("ops")
+                    .duration(Duration::from_secs(900)),
+            )
+            .await
+            .unwrap();
+        assert!(
+            short.remaining(now) <= Duration::from_secs(900),
+            "{short:?}"
+        );
+        assert_eq!(s.vendor.requests().len(), 2);
+        assert_eq!(c.profiles().await.unwrap(), ["ops"]);
+        assert!(!format!("{c:?}").contains(&s.token));
+    }
+
+    #[tokio::test]
+    async fn refusals_come_back_as_the_pipelines_denial() {
+        let s = start(None).await;
+        let c = client(&s, &s.token);
+        s.policies.put_text("ops", DENY).unwrap();
+        match refusal(&c, &CredentialsRequest::default()).await {
+            ClientError::Denied(d) => assert_eq!(d.rule.as_deref(), Some("ops-closed")),
+            other => panic!("{other:?}"),
+        }
+        s.policies.put_text("ops", ALLOW).unwrap();
+        s.sessions
+            .revoke(&s.session_id, "alice", "done")
+            .await
+            .unwrap();
+        match refusal(&c, &CredentialsRequest::default()).await {
+            ClientError::Denied(d) => {
+                assert_eq!(d.remedy, Some(Remedy::NewServerSession), "{d:?}");
+                assert!(d.reason.contains(&s.session_id), "{d:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.vendor.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn other_errors_carry_the_status_and_code() {
+        let s = start(None).await;
+        match refusal(&client(&s, "wrong"), &CredentialsRequest::default()).await {
+            ClientError::Failed { status, body } => {
+                assert_eq!((status, body.code.as_str()), (403, "forbidden"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = client(&s, &s.token);
+        match refusal(&c, &CredentialsRequest::default().profile("prod")).await {
+            ClientError::Failed { status, body } => {
+                assert_eq!((status, body.code.as_str()), (400, "wrong_profile"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            CredentialClient::new("ftp://127.0.0.1/", "t", Duration::from_secs(1)),
+            Err(ClientError::InvalidUrl { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn unreachable_and_silent_services_fail_within_the_limit() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = format!("http://127.0.0.1:{}/", free.local_addr().unwrap().port());
+        drop(free);
+        let c = CredentialClient::new(&closed, "t", Duration::from_secs(5)).unwrap();
+        let e = c
+            .credentials(&CredentialsRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
+
+        // Accepts connections and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/", silent.local_addr().unwrap().port());
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                open.push(socket);
+            }
+        });
+        let c = CredentialClient::new(&url, "t", Duration::from_millis(300)).unwrap();
+        let started = std::time::Instant::now();
+        let e = c
+            .credentials(&CredentialsRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Timeout { .. }), "{e:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        held.abort();
+    }
+}

@@ -9,7 +9,7 @@
 //! `sentinel server-revoke` takes effect at the child's next refresh.
 //!
 //! A profile with `mfa_serial` under `--server` exchanges its one MFA code
-//! for an MFA session first (see [`crate::vending`]), so refreshes never
+//! for an MFA session first (see [`sentinel_vend::base`]), so refreshes never
 //! reuse the code. When the child exits, its server session is revoked
 //! (`revoked_by` the caller), so it no longer shows as active and its id
 //! cannot be used again.
@@ -36,11 +36,12 @@ use clap::Args;
 use jiff::Timestamp;
 use sentinel_policy::Mode;
 use sentinel_session::SessionStore;
+use sentinel_vend::client::{ClientError, CredentialClient, CredentialsRequest};
+use sentinel_vend::profiles::{CREDENTIAL_VARS, ProfileLoader, ServedFiles, ServedFilesError};
 use sentinel_vend::server::{
     CredentialService, FixedTargets, LocalAuthenticator, ServiceConfig, new_token,
 };
 use sentinel_vend::{Outcome, VendRequest};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::context::Context;
 use crate::output::{self, CliError, CliResult};
@@ -55,25 +56,6 @@ const DEFAULT_SERVER_DURATION: Duration = Duration::from_secs(12 * 3600);
 
 /// How long the first fetch through the local server may take.
 const PREFETCH_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Variables that select other credentials; never passed to the child.
-const CREDENTIAL_VARS: &[&str] = &[
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ACCOUNT_ID",
-];
 
 /// `sentinel exec` (`Debug` leaves out the MFA code)
 #[derive(Args)]
@@ -290,7 +272,7 @@ async fn serve_session(
     let result = async {
         if !args.lazy {
             tokio::select! {
-                fetched = prefetch(port, &token) => fetched?,
+                fetched = prefetch(&url, &token) => fetched?,
                 signal = signals.recv() => {
                     return Err(CliError::error(format!(
                         "stopped by {} before the command started",
@@ -299,7 +281,7 @@ async fn serve_session(
                 }
             }
         }
-        let files = ChildFiles::write(&args.profile).await?;
+        let files = child_files(&args.profile).await?;
         let mut env = vec![
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.clone()),
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.clone()),
@@ -308,7 +290,7 @@ async fn serve_session(
         env.extend(files.vars());
         env.extend(region_vars(prepared));
         let status = run_child(&args.command, &env, signals).await;
-        files.remove();
+        remove_child_files(files);
         status
     }
     .await;
@@ -322,88 +304,30 @@ async fn serve_session(
     result
 }
 
-/// The AWS config and credentials files of a `--server` child.
-///
-/// SDKs look for credentials in the environment, the credentials file and
-/// the config file (keys, `credential_process`, SSO, web identity) before
-/// they ask the container endpoint, so a child left with the user's files
-/// would run on those base credentials instead of the served role. The
-/// child gets instead a config file with only the non-credential settings
-/// (region, output, retries, endpoints, ...) of the profile it would have
-/// used (`AWS_PROFILE`, else `default`) overlaid with those of the served
-/// profile, and an empty credentials file; both 0600 in a private (0700)
-/// temporary directory removed when the command ends.
-#[derive(Debug)]
-struct ChildFiles {
-    dir: tempfile::TempDir,
+/// Writes the AWS config and credentials files of a `--server` child
+/// (only the non-credential settings of its profiles; see
+/// [`ServedFiles`]).
+async fn child_files(profile: &str) -> Result<ServedFiles, CliError> {
+    let loader = ProfileLoader::from_env()
+        .map_err(|e| CliError::error(e).hint("set AWS_CONFIG_FILE or HOME"))?;
+    loader.served_files(profile).await.map_err(|e| match e {
+        ServedFilesError::Write { what, source } => {
+            CliError::error(format!("cannot write the command's AWS {what}: {source}"))
+                .hint("set TMPDIR to a writable directory")
+        }
+        e => CliError::error(e).hint(format!(
+            "fix {} (the command gets its non-credential settings)",
+            loader.config_file().display()
+        )),
+    })
 }
 
-impl ChildFiles {
-    const CONFIG: &str = "config";
-    const CREDENTIALS: &str = "credentials";
-
-    /// Writes the files for a child served `profile`.
-    async fn write(profile: &str) -> Result<Self, CliError> {
-        let loader = sentinel_vend::profiles::ProfileLoader::from_env()
-            .map_err(|e| CliError::error(e).hint("set AWS_CONFIG_FILE or HOME"))?;
-        let selected = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|p| !p.trim().is_empty()))
-            .unwrap_or_else(|| "default".to_owned());
-        let config = loader
-            .client_config(&[selected.trim(), profile])
-            .await
-            .map_err(|e| {
-                CliError::error(e).hint(format!(
-                    "fix {} (the command gets its non-credential settings)",
-                    loader.config_file().display()
-                ))
-            })?;
-        let failed = |what: &str, e: std::io::Error| {
-            CliError::error(format!("cannot write the command's AWS {what}: {e}"))
-                .hint("set TMPDIR to a writable directory")
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("sentinel-exec-")
-            .tempdir()
-            .map_err(|e| failed("config directory", e))?;
-        let files = Self { dir };
-        files
-            .create(Self::CONFIG, &config)
-            .map_err(|e| failed("config file", e))?;
-        files
-            .create(Self::CREDENTIALS, "")
-            .map_err(|e| failed("credentials file", e))?;
-        Ok(files)
-    }
-
-    /// Creates `name` in the directory, readable by the owner only.
-    fn create(&self, name: &str, contents: &str) -> std::io::Result<()> {
-        use std::io::Write as _;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options
-            .open(self.dir.path().join(name))?
-            .write_all(contents.as_bytes())
-    }
-
-    /// The variables pointing the child at the files.
-    fn vars(&self) -> Vec<(&'static str, String)> {
-        let path = |name| self.dir.path().join(name).to_string_lossy().into_owned();
-        vec![
-            ("AWS_CONFIG_FILE", path(Self::CONFIG)),
-            ("AWS_SHARED_CREDENTIALS_FILE", path(Self::CREDENTIALS)),
-        ]
-    }
-
-    /// Removes the files (a failure is a warning: they hold no secret).
-    fn remove(self) {
-        let path = self.dir.path().to_owned();
-        if let Err(e) = self.dir.close() {
-            output::warn(format_args!("cannot remove {}: {e}", path.display()));
-        }
+/// Removes the child's files (a failure is a warning: they hold no
+/// secret).
+fn remove_child_files(files: ServedFiles) {
+    let path = files.dir().to_owned();
+    if let Err(e) = files.remove() {
+        output::warn(format_args!("cannot remove {}: {e}", path.display()));
     }
 }
 
@@ -448,43 +372,24 @@ fn describe(status: ExitStatus) -> String {
 /// Fetches credentials once through the local server, exactly as the child
 /// will, so a refusal stops before the command starts (and the first
 /// credentials are cached for the child).
-async fn prefetch(port: u16, token: &str) -> Result<(), CliError> {
-    let fetch = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        let request = format!(
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(PREFETCH_TIMEOUT, fetch)
-        .await
-        .map_err(|_| {
-            CliError::error("the first credential fetch timed out")
-                .hint("check the base credentials and the AWS endpoint, or pass --lazy")
-        })?
+async fn prefetch(url: &str, token: &str) -> Result<(), CliError> {
+    let client = CredentialClient::new(url, token, PREFETCH_TIMEOUT)
         .map_err(|e| CliError::error(format!("cannot reach the local credential server: {e}")))?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(0);
-    if status == 200 {
-        return Ok(());
+    match client.credentials(&CredentialsRequest::default()).await {
+        Ok(_) => Ok(()),
+        Err(ClientError::Denied(d)) => Err(vending::denied(&d)),
+        Err(ClientError::Timeout { .. }) => {
+            Err(CliError::error("the first credential fetch timed out")
+                .hint("check the base credentials and the AWS endpoint, or pass --lazy"))
+        }
+        Err(ClientError::Failed { status, body }) => Err(CliError::error(format!(
+            "the local credential server answered {status}: {}",
+            body.message
+        ))),
+        Err(e) => Err(CliError::error(format!(
+            "cannot reach the local credential server: {e}"
+        ))),
     }
-    let err: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let field = |k: &str| err.get(k).and_then(serde_json::Value::as_str);
-    let message = field("message").unwrap_or("no details");
-    if field("code") == Some("denied") {
-        return Err(vending::denied_parts(message, field("rule"), field("hint")));
-    }
-    Err(CliError::error(format!(
-        "the local credential server answered {status}: {message}"
-    )))
 }
 
 /// Runs the command with `env` set and every other credential variable
