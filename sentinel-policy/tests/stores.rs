@@ -783,3 +783,45 @@ async fn a_just_written_file_is_read_once_settled() {
     assert_eq!(store.get("dev").await.unwrap().rule_count(), 2);
     assert!(started.elapsed() < Duration::from_millis(100));
 }
+
+#[tokio::test]
+async fn a_same_size_rewrite_and_a_rename_are_seen_by_the_next_read() {
+    // The store answers from the last document while the file's metadata
+    // is unchanged: a rewrite that keeps the size, or a new file renamed
+    // over the old one, must still be read on the next call.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    let policy = |user: &str| {
+        format!(
+            "version: '1'\nrules:\n  - name: only\n    effect: allow\n    conditions: {{ profiles: [dev], users: [{user}] }}\n"
+        )
+    };
+    let allowed = |p: &CompiledPolicy, user: &str| {
+        p.evaluate(&Request::new(
+            &sentinel_policy::Username::parse(user).unwrap(),
+            "dev",
+            Mode::Cli,
+            "2026-03-02T15:00:00Z".parse().unwrap(),
+        ))
+        .is_allowed()
+    };
+    let settle = Duration::from_millis(50);
+    std::fs::write(&path, policy("alice")).unwrap();
+    let store = FilePolicyStore::new(&path).with_settle_time(settle);
+    tokio::time::sleep(settle * 2).await;
+    let first = store.get("dev").await.unwrap();
+    assert!(allowed(&first, "alice"));
+    assert!(Arc::ptr_eq(&first, &store.get("dev").await.unwrap()));
+
+    std::fs::write(&path, policy("bobby")).unwrap();
+    tokio::time::sleep(settle * 2).await;
+    let rewritten = store.get("dev").await.unwrap();
+    assert!(allowed(&rewritten, "bobby") && !allowed(&rewritten, "alice"));
+
+    let next = dir.path().join("policy.yaml.new");
+    std::fs::write(&next, policy("carol")).unwrap();
+    tokio::time::sleep(settle * 2).await;
+    std::fs::rename(&next, &path).unwrap();
+    let renamed = store.get("dev").await.unwrap();
+    assert!(allowed(&renamed, "carol") && !allowed(&renamed, "bobby"));
+}
