@@ -2,14 +2,17 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod collect;
 mod document;
 mod error;
 pub mod identity;
 mod parse;
+mod path;
 mod policy;
 mod schema;
 pub mod store;
 mod strict;
+mod tree;
 mod types;
 mod username;
 mod validate;
@@ -27,7 +30,7 @@ pub use error::{Error, Location, Problem, Problems, Result};
 pub use identity::{
     IdentifiedBy, Identity, IdentityError, Principal, PrincipalError, PrincipalKind,
 };
-pub use parse::MAX_DOCUMENT_BYTES;
+pub use tree::MAX_DOCUMENT_BYTES;
 pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
 pub use schema::json_schema;
 pub use store::{

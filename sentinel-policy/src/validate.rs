@@ -12,7 +12,8 @@ use crate::document::{
 };
 use crate::error::Problem;
 use crate::identity::{PrincipalKey, RolePattern};
-use crate::parse::{Collector, Path, Seg};
+use crate::collect::Collector;
+use crate::path::At;
 use crate::types::{PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION};
 use crate::username::{MAX_USERNAME_LEN, Username, UsernameError};
 
@@ -22,62 +23,6 @@ pub const MAX_APPROVAL_DURATION: Duration = Duration::from_secs(8 * 3600);
 pub const MAX_BREAKGLASS_DURATION: Duration = Duration::from_secs(4 * 3600);
 /// Longest name (rule, user, profile) accepted.
 pub const MAX_NAME_LEN: usize = 256;
-
-/// A path into the document, built on the stack and turned into a
-/// [`Path`] only when a problem is reported, so a valid document costs no
-/// allocations here.
-#[derive(Clone, Copy)]
-struct At<'a> {
-    parent: Option<&'a At<'a>>,
-    seg: SegRef<'a>,
-}
-
-#[derive(Clone, Copy)]
-enum SegRef<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-impl<'a> At<'a> {
-    fn root(key: &'a str) -> Self {
-        At {
-            parent: None,
-            seg: SegRef::Key(key),
-        }
-    }
-
-    fn key(&'a self, key: &'a str) -> At<'a> {
-        At {
-            parent: Some(self),
-            seg: SegRef::Key(key),
-        }
-    }
-
-    fn idx(&'a self, i: usize) -> At<'a> {
-        At {
-            parent: Some(self),
-            seg: SegRef::Index(i),
-        }
-    }
-
-    fn path(&self) -> Path {
-        let mut segs = Vec::new();
-        let mut cur = Some(self);
-        while let Some(at) = cur {
-            segs.push(match at.seg {
-                SegRef::Key(k) => Seg::Key(k.to_owned()),
-                SegRef::Index(i) => Seg::Index(i),
-            });
-            cur = at.parent;
-        }
-        segs.reverse();
-        segs
-    }
-}
-
-fn push(c: &mut Collector<'_>, at: &At<'_>, key: bool, problem: Problem) {
-    c.push(&at.path(), key, problem);
-}
 
 /// Finds duplicate names within one list of rules.
 struct Names<'a> {
@@ -102,9 +47,7 @@ impl<'a> Names<'a> {
         name: &'a str,
     ) {
         if name.trim().is_empty() {
-            push(
-                c,
-                &at,
+            c.push_at(&at,
                 false,
                 Problem::new("", format!("{what} name is empty"))
                     .help("give every rule a short unique name, e.g. `prod-business-hours`"),
@@ -113,9 +56,7 @@ impl<'a> Names<'a> {
         }
         check_name(c, &at, what, name);
         if let Some(first) = self.seen.get(name) {
-            push(
-                c,
-                &at,
+            c.push_at(&at,
                 false,
                 Problem::new("", format!("duplicate {what} name \"{name}\"")).help(format!(
                     "{}[{first}] already uses it; names must be unique",
@@ -130,17 +71,13 @@ impl<'a> Names<'a> {
 
 fn check_name(c: &mut Collector<'_>, path: &At<'_>, what: &str, name: &str) {
     if name.len() > MAX_NAME_LEN {
-        push(
-            c,
-            path,
+        c.push_at(path,
             false,
             Problem::new("", format!("{what} name is {} bytes long", name.len()))
                 .help(format!("use at most {MAX_NAME_LEN} bytes")),
         );
     } else if name.chars().any(char::is_control) {
-        push(
-            c,
-            path,
+        c.push_at(path,
             false,
             Problem::new(
                 "",
@@ -155,18 +92,14 @@ fn check_list(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]
     for (i, item) in items.iter().enumerate() {
         let p = path.idx(i);
         if item.trim().is_empty() {
-            push(
-                c,
-                &p,
+            c.push_at(&p,
                 false,
                 Problem::new("", format!("empty {what} name")).help(format!(
                     "remove it, or leave the list out to match any {what}"
                 )),
             );
         } else if item.trim() != item {
-            push(
-                c,
-                &p,
+            c.push_at(&p,
                 false,
                 Problem::new("", format!("{what} name {item:?} has spaces around it"))
                     .help("names are compared exactly; remove the spaces"),
@@ -218,7 +151,7 @@ fn check_user(c: &mut Collector<'_>, at: &At<'_>, what: &str, item: &str) {
             )
         }
     };
-    push(c, at, false, problem);
+    c.push_at(at, false, problem);
 }
 
 fn check_range(
@@ -236,9 +169,7 @@ fn check_range(
         } else {
             format!("at least {}", PolicyDuration::new(min))
         };
-        push(
-            c,
-            &path,
+        c.push_at(&path,
             false,
             Problem::new("", format!("duration {d} is out of range")).help(format!(
                 "{why}: use {min_s} and at most {}",
@@ -246,9 +177,7 @@ fn check_range(
             )),
         );
     } else if min.is_zero() && d.get().is_zero() {
-        push(
-            c,
-            &path,
+        c.push_at(&path,
             false,
             Problem::new("", "duration is zero").help(format!("{why}: use more than 0s")),
         );
@@ -259,9 +188,7 @@ fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     if let Some(h) = &w.hours
         && h.start == h.end
     {
-        push(
-            c,
-            &path.key("hours"),
+        c.push_at(&path.key("hours"),
             false,
             Problem::new(
                 "",
@@ -273,9 +200,7 @@ fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     let mut seen = 0u8;
     for (i, d) in w.days.iter().enumerate() {
         if seen & d.bit() != 0 {
-            push(
-                c,
-                &path.key("days").idx(i),
+            c.push_at(&path.key("days").idx(i),
                 false,
                 Problem::new("", format!("{d:?} is listed twice").to_lowercase())
                     .help("list each day once"),
@@ -391,10 +316,33 @@ pub(crate) fn validate_document(doc: &PolicyDocument, c: &mut Collector<'_>) {
 
 /// Checks everything serde cannot; problems go to the collector.
 pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
-    if doc.rules.is_empty() && !doc.rules_broken {
-        push(
-            c,
-            &At::root("rules"),
+    check_rules(c, doc.rules, doc.rule_names, doc.rules_broken);
+    check_approvals(c, doc.approvals);
+    check_breakglass(c, doc.breakglass);
+    check_rate_limits(c, doc.rate_limits);
+    if let Some(profiles) = doc.profiles {
+        check_profiles(c, profiles);
+    }
+    if let Some(admins) = doc.admins {
+        check_users(c, &At::root("admins"), "admin", admins);
+    }
+    if let Some(identity) = doc.identity {
+        check_identity(c, identity);
+    }
+}
+
+/// The `rules` list: names (also of rules that did not parse), conditions,
+/// durations, table names and reasons.
+fn check_rules(
+    c: &mut Collector<'_>,
+    rules: &[(usize, &Rule)],
+    rule_names: &[(usize, &str)],
+    rules_broken: bool,
+) {
+    let root = At::root("rules");
+    if rules.is_empty() && !rules_broken {
+        c.push_at(
+            &root,
             false,
             Problem::new(
                 "",
@@ -403,217 +351,220 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             .help("add at least one rule under `rules:`"),
         );
     }
-    let rules_root = At::root("rules");
     let mut names = Names::new("rules");
     let mut by_index: BTreeMap<usize, (Option<&str>, Option<&Rule>)> = BTreeMap::new();
-    for (i, name) in doc.rule_names {
+    for (i, name) in rule_names {
         by_index.entry(*i).or_default().0 = Some(*name);
     }
-    for (i, rule) in doc.rules {
+    for (i, rule) in rules {
         by_index.entry(*i).or_default().1 = Some(*rule);
     }
     for (i, (name, rule)) in by_index {
-        let base = rules_root.idx(i);
+        let at = root.idx(i);
         if let Some(name) = name {
-            names.check(c, "rule", base.key("name"), i, name);
+            names.check(c, "rule", at.key("name"), i, name);
         }
-        let Some(rule) = rule else { continue };
-        let cond = base.key("conditions");
-        check_list(
-            c,
-            &cond.key("profiles"),
-            "profile",
-            &rule.conditions.profiles,
+        if let Some(rule) = rule {
+            check_rule(c, &at, rule);
+        }
+    }
+}
+
+/// One rule of `rules`, apart from its name.
+fn check_rule(c: &mut Collector<'_>, at: &At<'_>, rule: &Rule) {
+    let cond = at.key("conditions");
+    check_list(
+        c,
+        &cond.key("profiles"),
+        "profile",
+        &rule.conditions.profiles,
+    );
+    check_users(c, &cond.key("users"), "user", &rule.conditions.users);
+    if let Some(w) = &rule.conditions.time {
+        check_window(c, cond.key("time"), w);
+    }
+    check_range(
+        c,
+        at.key("max_server_duration"),
+        rule.max_server_duration,
+        STS_MIN_DURATION,
+        STS_MAX_DURATION,
+        "STS issues credentials for 15m to 12h",
+    );
+    if let Some(t) = &rule.session_table
+        && !is_table_name(t)
+    {
+        c.push_at(
+            &at.key("session_table"),
+            false,
+            Problem::new("", format!("\"{t}\" is not a DynamoDB table name"))
+                .help("use 3-255 letters, digits, `_`, `-` or `.`"),
         );
-        check_users(c, &cond.key("users"), "user", &rule.conditions.users);
-        if let Some(w) = &rule.conditions.time {
-            check_window(c, cond.key("time"), w);
+    }
+    if let Some(r) = &rule.reason
+        && r.len() > 1024
+    {
+        c.push_at(
+            &at.key("reason"),
+            false,
+            Problem::new("", format!("reason is {} bytes long", r.len()))
+                .help("keep it under 1024 bytes"),
+        );
+    }
+}
+
+/// `approvals.rules`: names, approvers, durations and auto-approval.
+fn check_approvals(c: &mut Collector<'_>, rules: &[(usize, &ApprovalRule)]) {
+    let root = At::root("approvals");
+    let base = root.key("rules");
+    let mut names = Names::new("approvals.rules");
+    for (i, rule) in rules {
+        let p = base.idx(*i);
+        names.check(c, "approval rule", p.key("name"), *i, &rule.name);
+        check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+        check_users(c, &p.key("approvers"), "approver", &rule.approvers);
+        if rule.approvers.is_empty() && rule.auto_approve.is_none() {
+            c.push_at(
+                &p.key("approvers"),
+                false,
+                Problem::new(
+                    "",
+                    "no approvers and no auto_approve, so no request could ever be approved",
+                )
+                .help("list at least one approver"),
+            );
         }
         check_range(
             c,
-            base.key("max_server_duration"),
-            rule.max_server_duration,
-            STS_MIN_DURATION,
-            STS_MAX_DURATION,
-            "STS issues credentials for 15m to 12h",
+            p.key("max_duration"),
+            rule.max_duration,
+            Duration::ZERO,
+            MAX_APPROVAL_DURATION,
+            "an approval grants up to 8h",
         );
-        if let Some(t) = &rule.session_table
-            && !is_table_name(t)
-        {
-            push(
-                c,
-                &base.key("session_table"),
-                false,
-                Problem::new("", format!("\"{t}\" is not a DynamoDB table name"))
-                    .help("use 3-255 letters, digits, `_`, `-` or `.`"),
-            );
-        }
-        if let Some(r) = &rule.reason
-            && r.len() > 1024
-        {
-            push(
-                c,
-                &base.key("reason"),
-                false,
-                Problem::new("", format!("reason is {} bytes long", r.len()))
-                    .help("keep it under 1024 bytes"),
-            );
-        }
-    }
-
-    {
-        let root = At::root("approvals");
-        let base = root.key("rules");
-        let mut names = Names::new("approvals.rules");
-        for (i, rule) in doc.approvals {
-            let p = base.idx(*i);
-            names.check(c, "approval rule", p.key("name"), *i, &rule.name);
-            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-            check_users(c, &p.key("approvers"), "approver", &rule.approvers);
-            if rule.approvers.is_empty() && rule.auto_approve.is_none() {
-                push(
-                    c,
-                    &p.key("approvers"),
-                    false,
-                    Problem::new(
-                        "",
-                        "no approvers and no auto_approve, so no request could ever be approved",
-                    )
-                    .help("list at least one approver"),
-                );
+        if let Some(auto) = &rule.auto_approve {
+            let ap = p.key("auto_approve");
+            check_users(c, &ap.key("users"), "user", &auto.users);
+            if let Some(w) = &auto.time {
+                check_window(c, ap.key("time"), w);
             }
+            let cap = rule
+                .max_duration
+                .map_or(MAX_APPROVAL_DURATION, PolicyDuration::get);
             check_range(
                 c,
-                p.key("max_duration"),
-                rule.max_duration,
+                ap.key("max_duration"),
+                auto.max_duration,
                 Duration::ZERO,
-                MAX_APPROVAL_DURATION,
-                "an approval grants up to 8h",
-            );
-            if let Some(auto) = &rule.auto_approve {
-                let ap = p.key("auto_approve");
-                check_users(c, &ap.key("users"), "user", &auto.users);
-                if let Some(w) = &auto.time {
-                    check_window(c, ap.key("time"), w);
-                }
-                let cap = rule
-                    .max_duration
-                    .map_or(MAX_APPROVAL_DURATION, PolicyDuration::get);
-                check_range(
-                    c,
-                    ap.key("max_duration"),
-                    auto.max_duration,
-                    Duration::ZERO,
-                    cap,
-                    "auto-approval cannot grant more than the rule's max_duration",
-                );
-            }
-        }
-    }
-
-    {
-        let root = At::root("breakglass");
-        let base = root.key("rules");
-        let mut names = Names::new("breakglass.rules");
-        for (i, rule) in doc.breakglass {
-            let p = base.idx(*i);
-            names.check(c, "break-glass rule", p.key("name"), *i, &rule.name);
-            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-            check_users(c, &p.key("users"), "user", &rule.users);
-            if rule.users.is_empty() {
-                push(
-                    c,
-                    &p.key("users"),
-                    false,
-                    Problem::new("", "no users may invoke this break-glass rule")
-                        .help("list the on-call users; break-glass is never open to everyone"),
-                );
-            }
-            check_range(
-                c,
-                p.key("max_duration"),
-                rule.max_duration,
-                Duration::ZERO,
-                MAX_BREAKGLASS_DURATION,
-                "break-glass lasts at most 4h",
+                cap,
+                "auto-approval cannot grant more than the rule's max_duration",
             );
         }
     }
+}
 
-    {
-        let root = At::root("rate_limits");
-        let base = root.key("rules");
-        let mut names = Names::new("rate_limits.rules");
-        for (i, rule) in doc.rate_limits {
-            let p = base.idx(*i);
-            names.check(c, "rate-limit rule", p.key("name"), *i, &rule.name);
-            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-            let quotas = [
-                ("max_per_user", rule.max_per_user),
-                ("max_per_profile", rule.max_per_profile),
-                ("escalation_threshold", rule.escalation_threshold),
-            ];
-            for (field, v) in quotas {
-                if v == Some(0) {
-                    push(
-                        c,
-                        &p.key(field),
-                        false,
-                        Problem::new("", format!("{field} is 0"))
-                            .help("use 1 or more, or leave it out for no limit"),
-                    );
-                }
-            }
-            let has_quota = quotas.iter().any(|(_, v)| v.is_some());
-            if has_quota && rule.quota_window.is_none() {
-                push(
-                    c,
-                    &p,
-                    false,
-                    Problem::new("", "quotas need a `quota_window`")
-                        .help("add e.g. `quota_window: 24h`"),
-                );
-            }
-            if !has_quota && rule.cooldown.is_none() {
-                push(
+/// `breakglass.rules`: names, users and durations.
+fn check_breakglass(c: &mut Collector<'_>, rules: &[(usize, &BreakGlassRule)]) {
+    let root = At::root("breakglass");
+    let base = root.key("rules");
+    let mut names = Names::new("breakglass.rules");
+    for (i, rule) in rules {
+        let p = base.idx(*i);
+        names.check(c, "break-glass rule", p.key("name"), *i, &rule.name);
+        check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+        check_users(c, &p.key("users"), "user", &rule.users);
+        if rule.users.is_empty() {
+            c.push_at(
+                &p.key("users"),
+                false,
+                Problem::new("", "no users may invoke this break-glass rule")
+                    .help("list the on-call users; break-glass is never open to everyone"),
+            );
+        }
+        check_range(
             c,
-                    &p,
+            p.key("max_duration"),
+            rule.max_duration,
+            Duration::ZERO,
+            MAX_BREAKGLASS_DURATION,
+            "break-glass lasts at most 4h",
+        );
+    }
+}
+
+/// `rate_limits.rules`: names, quotas, windows and cooldowns.
+fn check_rate_limits(c: &mut Collector<'_>, rules: &[(usize, &RateLimitRule)]) {
+    let root = At::root("rate_limits");
+    let base = root.key("rules");
+    let mut names = Names::new("rate_limits.rules");
+    for (i, rule) in rules {
+        let p = base.idx(*i);
+        names.check(c, "rate-limit rule", p.key("name"), *i, &rule.name);
+        check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+        let quotas = [
+            ("max_per_user", rule.max_per_user),
+            ("max_per_profile", rule.max_per_profile),
+            ("escalation_threshold", rule.escalation_threshold),
+        ];
+        for (field, v) in quotas {
+            if v == Some(0) {
+                c.push_at(
+                    &p.key(field),
                     false,
-                    Problem::new("", "the rule limits nothing").help(
-                        "set `cooldown`, `max_per_user`, `max_per_profile` or `escalation_threshold`",
-                    ),
+                    Problem::new("", format!("{field} is 0"))
+                        .help("use 1 or more, or leave it out for no limit"),
                 );
             }
-            let year = Duration::from_secs(366 * 86400);
-            check_range(
-                c,
-                p.key("cooldown"),
-                rule.cooldown,
-                Duration::ZERO,
-                year,
-                "cooldown",
-            );
-            check_range(
-                c,
-                p.key("quota_window"),
-                rule.quota_window,
-                Duration::ZERO,
-                year,
-                "quota window",
+        }
+        let has_quota = quotas.iter().any(|(_, v)| v.is_some());
+        if has_quota && rule.quota_window.is_none() {
+            c.push_at(
+                &p,
+                false,
+                Problem::new("", "quotas need a `quota_window`")
+                    .help("add e.g. `quota_window: 24h`"),
             );
         }
+        if !has_quota && rule.cooldown.is_none() {
+            c.push_at(
+                &p,
+                false,
+                Problem::new("", "the rule limits nothing").help(
+                    "set `cooldown`, `max_per_user`, `max_per_profile` or `escalation_threshold`",
+                ),
+            );
+        }
+        let year = Duration::from_secs(366 * 86400);
+        check_range(
+            c,
+            p.key("cooldown"),
+            rule.cooldown,
+            Duration::ZERO,
+            year,
+            "cooldown",
+        );
+        check_range(
+            c,
+            p.key("quota_window"),
+            rule.quota_window,
+            Duration::ZERO,
+            year,
+            "quota window",
+        );
     }
+}
 
-    let profiles_root = At::root("profiles");
-    for (name, profile) in doc.profiles.into_iter().flatten() {
-        let p = profiles_root.key(name);
+/// `profiles`: names, role ARNs, regions, external ids and durations.
+fn check_profiles(c: &mut Collector<'_>, profiles: &BTreeMap<String, ProfileConfig>) {
+    let root = At::root("profiles");
+    for (name, profile) in profiles {
+        let p = root.key(name);
         if name.trim().is_empty() {
-            push(c, &p, true, Problem::new("", "empty profile name"));
+            c.push_at(&p, true, Problem::new("", "empty profile name"));
         }
         check_name(c, &p, "profile", name);
         if !is_role_arn(&profile.role_arn) {
-            push(
-                c,
+            c.push_at(
                 &p.key("role_arn"),
                 false,
                 Problem::new(
@@ -626,8 +577,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(region) = &profile.region
             && !is_region(region)
         {
-            push(
-                c,
+            c.push_at(
                 &p.key("region"),
                 false,
                 Problem::new("", format!("\"{region}\" is not an AWS region name"))
@@ -637,8 +587,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(ext) = &profile.external_id
             && !is_external_id(ext)
         {
-            push(
-                c,
+            c.push_at(
                 &p.key("external_id"),
                 false,
                 Problem::new("", "external_id is not valid for STS")
@@ -654,13 +603,6 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             "STS issues credentials for 15m to 12h",
         );
     }
-
-    if let Some(admins) = doc.admins {
-        check_users(c, &At::root("admins"), "admin", admins);
-    }
-    if let Some(identity) = doc.identity {
-        check_identity(c, identity);
-    }
 }
 
 /// The `identity` section: account ids, role patterns, principal ARNs and
@@ -670,9 +612,7 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     let accounts = root.key("accounts");
     for (i, a) in identity.accounts.iter().enumerate() {
         if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-            push(
-                c,
-                &accounts.idx(i),
+            c.push_at(&accounts.idx(i),
                 false,
                 Problem::new("", format!("\"{a}\" is not an AWS account id"))
                     .help("write the 12 digits, quoted: \"123456789012\""),
@@ -682,9 +622,7 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     let trusted = root.key("trusted_roles");
     for (i, t) in identity.trusted_roles.iter().flatten().enumerate() {
         if let Err(why) = RolePattern::parse(t) {
-            push(
-                c,
-                &trusted.idx(i),
+            c.push_at(&trusted.idx(i),
                 false,
                 Problem::new("", format!("\"{t}\" is not a role pattern: {why}")).help(
                     "write a role name such as AWSReservedSSO_* or a role ARN such as arn:aws:iam::123456789012:role/AWSReservedSSO_*",
@@ -696,9 +634,7 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     for (key, user) in &identity.principals {
         let at = principals.key(key);
         if let Err(e) = PrincipalKey::parse(key) {
-            push(
-                c,
-                &at,
+            c.push_at(&at,
                 true,
                 Problem::new("", format!("{e}")).help(
                     "use the ARN of an IAM user, an IAM role (for every session of it), an assumed-role session, a federated user or the account root",

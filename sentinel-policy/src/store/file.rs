@@ -9,7 +9,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{PolicyStore, check_profile_name};
 use crate::error::{Error, Problem, Result};
-use crate::parse::MAX_DOCUMENT_BYTES;
+use crate::tree::MAX_DOCUMENT_BYTES;
 use crate::policy::CompiledPolicy;
 
 /// File extensions tried, in this order, for per-profile files.
