@@ -27,6 +27,13 @@ const TOP_LEVEL: &[&str] = &[
 /// Parses and validates a document. Returns every problem found, sorted
 /// by position.
 pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
+    // JSON that the fast reader takes and that turns out valid needs no
+    // positions; anything else is read (again) with them.
+    if let Some(value) = crate::json::read(text)
+        && let Ok(doc) = document(value, None)
+    {
+        return Ok(doc);
+    }
     let (value, tree) = read_tree(text).map_err(|p| vec![p])?;
     document(value, Some(&tree))
 }
