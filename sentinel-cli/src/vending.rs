@@ -462,6 +462,11 @@ pub fn denied_parts(reason: &str, rule: Option<&str>, hint: Option<&str>) -> Cli
 /// A pipeline failure (not a refusal), with what to do next.
 pub fn failed(e: sentinel_vend::Error) -> CliError {
     use sentinel_vend::Error;
+    if let Error::Policy(p) = &e
+        && let Some(h) = crate::context::missing_policy_hint(p)
+    {
+        return CliError::error(e).hint(h);
+    }
     let hint = match &e {
         Error::Policy(sentinel_policy::Error::Invalid { .. }) => {
             Some("run `sentinel policy validate FILE` to see every problem")

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use std::time::Duration;
 
+use crate::collect::Collector;
 use crate::document::{
     ApprovalRule, BreakGlassRule, IdentitySection, PolicyDocument, ProfileConfig, RateLimitRule,
     Rule, TimeWindow,
 };
 use crate::error::Problem;
 use crate::identity::{PrincipalKey, RolePattern};
-use crate::collect::Collector;
 use crate::path::At;
 use crate::types::{PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION};
 use crate::username::{MAX_USERNAME_LEN, Username, UsernameError};
@@ -47,7 +47,8 @@ impl<'a> Names<'a> {
         name: &'a str,
     ) {
         if name.trim().is_empty() {
-            c.push_at(&at,
+            c.push_at(
+                &at,
                 false,
                 Problem::new("", format!("{what} name is empty"))
                     .help("give every rule a short unique name, e.g. `prod-business-hours`"),
@@ -56,7 +57,8 @@ impl<'a> Names<'a> {
         }
         check_name(c, &at, what, name);
         if let Some(first) = self.seen.get(name) {
-            c.push_at(&at,
+            c.push_at(
+                &at,
                 false,
                 Problem::new("", format!("duplicate {what} name \"{name}\"")).help(format!(
                     "{}[{first}] already uses it; names must be unique",
@@ -71,13 +73,15 @@ impl<'a> Names<'a> {
 
 fn check_name(c: &mut Collector<'_>, path: &At<'_>, what: &str, name: &str) {
     if name.len() > MAX_NAME_LEN {
-        c.push_at(path,
+        c.push_at(
+            path,
             false,
             Problem::new("", format!("{what} name is {} bytes long", name.len()))
                 .help(format!("use at most {MAX_NAME_LEN} bytes")),
         );
     } else if name.chars().any(char::is_control) {
-        c.push_at(path,
+        c.push_at(
+            path,
             false,
             Problem::new(
                 "",
@@ -92,14 +96,16 @@ fn check_list(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]
     for (i, item) in items.iter().enumerate() {
         let p = path.idx(i);
         if item.trim().is_empty() {
-            c.push_at(&p,
+            c.push_at(
+                &p,
                 false,
                 Problem::new("", format!("empty {what} name")).help(format!(
                     "remove it, or leave the list out to match any {what}"
                 )),
             );
         } else if item.trim() != item {
-            c.push_at(&p,
+            c.push_at(
+                &p,
                 false,
                 Problem::new("", format!("{what} name {item:?} has spaces around it"))
                     .help("names are compared exactly; remove the spaces"),
@@ -169,7 +175,8 @@ fn check_range(
         } else {
             format!("at least {}", PolicyDuration::new(min))
         };
-        c.push_at(&path,
+        c.push_at(
+            &path,
             false,
             Problem::new("", format!("duration {d} is out of range")).help(format!(
                 "{why}: use {min_s} and at most {}",
@@ -177,7 +184,8 @@ fn check_range(
             )),
         );
     } else if min.is_zero() && d.get().is_zero() {
-        c.push_at(&path,
+        c.push_at(
+            &path,
             false,
             Problem::new("", "duration is zero").help(format!("{why}: use more than 0s")),
         );
@@ -188,7 +196,8 @@ fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     if let Some(h) = &w.hours
         && h.start == h.end
     {
-        c.push_at(&path.key("hours"),
+        c.push_at(
+            &path.key("hours"),
             false,
             Problem::new(
                 "",
@@ -200,7 +209,8 @@ fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     let mut seen = 0u8;
     for (i, d) in w.days.iter().enumerate() {
         if seen & d.bit() != 0 {
-            c.push_at(&path.key("days").idx(i),
+            c.push_at(
+                &path.key("days").idx(i),
                 false,
                 Problem::new("", format!("{d:?} is listed twice").to_lowercase())
                     .help("list each day once"),
@@ -612,7 +622,8 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     let accounts = root.key("accounts");
     for (i, a) in identity.accounts.iter().enumerate() {
         if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-            c.push_at(&accounts.idx(i),
+            c.push_at(
+                &accounts.idx(i),
                 false,
                 Problem::new("", format!("\"{a}\" is not an AWS account id"))
                     .help("write the 12 digits, quoted: \"123456789012\""),
