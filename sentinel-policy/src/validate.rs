@@ -425,142 +425,171 @@ fn check_rule(c: &mut Collector<'_>, at: &At<'_>, rule: &Rule) {
 
 /// `approvals.rules`: names, approvers, durations and auto-approval.
 fn check_approvals(c: &mut Collector<'_>, rules: &[(usize, &ApprovalRule)]) {
-    let root = At::root("approvals");
-    let base = root.key("rules");
-    let mut names = Names::new("approvals.rules");
-    for (i, rule) in rules {
-        let p = base.idx(*i);
-        names.check(c, "approval rule", p.key("name"), *i, &rule.name);
-        check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-        check_users(c, &p.key("approvers"), "approver", &rule.approvers);
-        if rule.approvers.is_empty() && rule.auto_approve.is_none() {
-            c.push_at(
-                &p.key("approvers"),
-                false,
-                Problem::new(
-                    "",
-                    "no approvers and no auto_approve, so no request could ever be approved",
-                )
-                .help("list at least one approver"),
-            );
-        }
-        check_range(
-            c,
-            p.key("max_duration"),
-            rule.max_duration,
-            Duration::ZERO,
-            MAX_APPROVAL_DURATION,
-            "an approval grants up to 8h",
-        );
-        if let Some(auto) = &rule.auto_approve {
-            let ap = p.key("auto_approve");
-            check_users(c, &ap.key("users"), "user", &auto.users);
-            if let Some(w) = &auto.time {
-                check_window(c, ap.key("time"), w);
+    check_section_rules(
+        c,
+        "approvals",
+        "approvals.rules",
+        "approval rule",
+        rules,
+        |r| (r.name.as_str(), r.profiles.as_slice()),
+        |c, p, rule| {
+            check_users(c, &p.key("approvers"), "approver", &rule.approvers);
+            if rule.approvers.is_empty() && rule.auto_approve.is_none() {
+                c.push_at(
+                    &p.key("approvers"),
+                    false,
+                    Problem::new(
+                        "",
+                        "no approvers and no auto_approve, so no request could ever be approved",
+                    )
+                    .help("list at least one approver"),
+                );
             }
-            let cap = rule
-                .max_duration
-                .map_or(MAX_APPROVAL_DURATION, PolicyDuration::get);
             check_range(
                 c,
-                ap.key("max_duration"),
-                auto.max_duration,
+                p.key("max_duration"),
+                rule.max_duration,
                 Duration::ZERO,
-                cap,
-                "auto-approval cannot grant more than the rule's max_duration",
+                MAX_APPROVAL_DURATION,
+                "an approval grants up to 8h",
             );
-        }
-    }
+            if let Some(auto) = &rule.auto_approve {
+                let ap = p.key("auto_approve");
+                check_users(c, &ap.key("users"), "user", &auto.users);
+                if let Some(w) = &auto.time {
+                    check_window(c, ap.key("time"), w);
+                }
+                let cap = rule
+                    .max_duration
+                    .map_or(MAX_APPROVAL_DURATION, PolicyDuration::get);
+                check_range(
+                    c,
+                    ap.key("max_duration"),
+                    auto.max_duration,
+                    Duration::ZERO,
+                    cap,
+                    "auto-approval cannot grant more than the rule's max_duration",
+                );
+            }
+        },
+    );
 }
 
 /// `breakglass.rules`: names, users and durations.
 fn check_breakglass(c: &mut Collector<'_>, rules: &[(usize, &BreakGlassRule)]) {
-    let root = At::root("breakglass");
-    let base = root.key("rules");
-    let mut names = Names::new("breakglass.rules");
-    for (i, rule) in rules {
-        let p = base.idx(*i);
-        names.check(c, "break-glass rule", p.key("name"), *i, &rule.name);
-        check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-        check_users(c, &p.key("users"), "user", &rule.users);
-        if rule.users.is_empty() {
-            c.push_at(
-                &p.key("users"),
-                false,
-                Problem::new("", "no users may invoke this break-glass rule")
-                    .help("list the on-call users; break-glass is never open to everyone"),
+    check_section_rules(
+        c,
+        "breakglass",
+        "breakglass.rules",
+        "break-glass rule",
+        rules,
+        |r| (r.name.as_str(), r.profiles.as_slice()),
+        |c, p, rule| {
+            check_users(c, &p.key("users"), "user", &rule.users);
+            if rule.users.is_empty() {
+                c.push_at(
+                    &p.key("users"),
+                    false,
+                    Problem::new("", "no users may invoke this break-glass rule")
+                        .help("list the on-call users; break-glass is never open to everyone"),
+                );
+            }
+            check_range(
+                c,
+                p.key("max_duration"),
+                rule.max_duration,
+                Duration::ZERO,
+                MAX_BREAKGLASS_DURATION,
+                "break-glass lasts at most 4h",
             );
-        }
-        check_range(
-            c,
-            p.key("max_duration"),
-            rule.max_duration,
-            Duration::ZERO,
-            MAX_BREAKGLASS_DURATION,
-            "break-glass lasts at most 4h",
-        );
-    }
+        },
+    );
 }
 
 /// `rate_limits.rules`: names, quotas, windows and cooldowns.
 fn check_rate_limits(c: &mut Collector<'_>, rules: &[(usize, &RateLimitRule)]) {
-    let root = At::root("rate_limits");
-    let base = root.key("rules");
-    let mut names = Names::new("rate_limits.rules");
-    for (i, rule) in rules {
-        let p = base.idx(*i);
-        names.check(c, "rate-limit rule", p.key("name"), *i, &rule.name);
-        check_list(c, &p.key("profiles"), "profile", &rule.profiles);
-        let quotas = [
-            ("max_per_user", rule.max_per_user),
-            ("max_per_profile", rule.max_per_profile),
-            ("escalation_threshold", rule.escalation_threshold),
-        ];
-        for (field, v) in quotas {
-            if v == Some(0) {
+    check_section_rules(
+        c,
+        "rate_limits",
+        "rate_limits.rules",
+        "rate-limit rule",
+        rules,
+        |r| (r.name.as_str(), r.profiles.as_slice()),
+        |c, p, rule| {
+            let quotas = [
+                ("max_per_user", rule.max_per_user),
+                ("max_per_profile", rule.max_per_profile),
+                ("escalation_threshold", rule.escalation_threshold),
+            ];
+            for (field, v) in quotas {
+                if v == Some(0) {
+                    c.push_at(
+                        &p.key(field),
+                        false,
+                        Problem::new("", format!("{field} is 0"))
+                            .help("use 1 or more, or leave it out for no limit"),
+                    );
+                }
+            }
+            let has_quota = quotas.iter().any(|(_, v)| v.is_some());
+            if has_quota && rule.quota_window.is_none() {
                 c.push_at(
-                    &p.key(field),
+                    p,
                     false,
-                    Problem::new("", format!("{field} is 0"))
-                        .help("use 1 or more, or leave it out for no limit"),
+                    Problem::new("", "quotas need a `quota_window`")
+                        .help("add e.g. `quota_window: 24h`"),
                 );
             }
-        }
-        let has_quota = quotas.iter().any(|(_, v)| v.is_some());
-        if has_quota && rule.quota_window.is_none() {
-            c.push_at(
-                &p,
-                false,
-                Problem::new("", "quotas need a `quota_window`")
-                    .help("add e.g. `quota_window: 24h`"),
-            );
-        }
-        if !has_quota && rule.cooldown.is_none() {
-            c.push_at(
-                &p,
+            if !has_quota && rule.cooldown.is_none() {
+                c.push_at(
+                p,
                 false,
                 Problem::new("", "the rule limits nothing").help(
                     "set `cooldown`, `max_per_user`, `max_per_profile` or `escalation_threshold`",
                 ),
             );
-        }
-        let year = Duration::from_secs(366 * 86400);
-        check_range(
-            c,
-            p.key("cooldown"),
-            rule.cooldown,
-            Duration::ZERO,
-            year,
-            "cooldown",
-        );
-        check_range(
-            c,
-            p.key("quota_window"),
-            rule.quota_window,
-            Duration::ZERO,
-            year,
-            "quota window",
-        );
+            }
+            let year = Duration::from_secs(366 * 86400);
+            check_range(
+                c,
+                p.key("cooldown"),
+                rule.cooldown,
+                Duration::ZERO,
+                year,
+                "cooldown",
+            );
+            check_range(
+                c,
+                p.key("quota_window"),
+                rule.quota_window,
+                Duration::ZERO,
+                year,
+                "quota window",
+            );
+        },
+    );
+}
+
+/// Walks `SECTION.rules`: checks what every such rule has (a unique name
+/// and a profile list), then calls `each` for the rest.
+fn check_section_rules<'r, R>(
+    c: &mut Collector<'_>,
+    section: &'static str,
+    prefix: &'static str,
+    what: &str,
+    rules: &[(usize, &'r R)],
+    parts: impl Fn(&'r R) -> (&'r str, &'r [String]),
+    mut each: impl FnMut(&mut Collector<'_>, &At<'_>, &'r R),
+) {
+    let root = At::root(section);
+    let base = root.key("rules");
+    let mut names = Names::new(prefix);
+    for &(i, rule) in rules {
+        let p = base.idx(i);
+        let (name, profiles) = parts(rule);
+        names.check(c, what, p.key("name"), i, name);
+        check_list(c, &p.key("profiles"), "profile", profiles);
+        each(c, &p, rule);
     }
 }
 
