@@ -131,10 +131,12 @@ impl Context {
                 sentinel_policy::Error::Invalid { .. } => {
                     "run `sentinel policy validate FILE` to see every problem".to_owned()
                 }
-                _ => format!(
-                    "policies are read from {}; set --policy or SENTINEL_POLICY",
-                    store.describe()
-                ),
+                _ => missing_policy_hint(&e).unwrap_or_else(|| {
+                    format!(
+                        "policies are read from {}; set --policy or SENTINEL_POLICY",
+                        store.describe()
+                    )
+                }),
             };
             CliError::error(e).hint(hint)
         })
@@ -252,5 +254,20 @@ impl Context {
                 ))
             }
         })
+    }
+}
+
+/// How to create the policy an SSM store lacks: the store names the
+/// parameter, the CLI the command.
+pub fn missing_policy_hint(e: &sentinel_policy::Error) -> Option<String> {
+    match e {
+        sentinel_policy::Error::NotFound {
+            profile,
+            parameter: Some(name),
+            ..
+        } => Some(format!(
+            "create it: aws ssm put-parameter --name {name} --type String --value file://{profile}.yaml"
+        )),
+        _ => None,
     }
 }

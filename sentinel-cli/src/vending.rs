@@ -298,6 +298,11 @@ pub fn log_hint(e: &LogError) -> String {
 /// A pipeline failure (not a refusal), with what to do next.
 pub fn failed(e: sentinel_vend::Error) -> CliError {
     use sentinel_vend::Error;
+    if let Error::Policy(p) = &e
+        && let Some(h) = crate::context::missing_policy_hint(p)
+    {
+        return CliError::error(e).hint(h);
+    }
     let hint = match &e {
         Error::Policy(sentinel_policy::Error::Invalid { .. }) => {
             Some("run `sentinel policy validate FILE` to see every problem")

@@ -11,8 +11,13 @@
 //!   requests. Cedar has no rule order and no time zones: `forbid` beats
 //!   `permit`, and each request carries the local weekday and minute of day
 //!   of every time zone the rules use, computed outside the measured loop.
-//! * `compile/*`: 10,000 rules from YAML/JSON text, or from an already
-//!   parsed [`PolicyDocument`], to a [`CompiledPolicy`].
+//! * `compile/*`: 10,000 rules to a [`CompiledPolicy`]:
+//!   `parse_validate_compile` (YAML) and `parse_validate_compile_json` the
+//!   whole way from text; `parse_validate` and `parse_validate_json` text to
+//!   a checked [`PolicyDocument`] only; `compile_only` validates and
+//!   compiles an already parsed document; `cedar_policy_set_parse` parses
+//!   the same rules as Cedar policies, for the ratio. Run only these with
+//!   `cargo bench -p sentinel-policy --bench evaluate -- compile/`.
 //!
 //! Rule sets are generated deterministically (fixed-seed SplitMix64), so
 //! every run and both engines see the same rules and requests.
@@ -542,6 +547,16 @@ fn compile(c: &mut Criterion) {
         BenchmarkId::new("parse_validate_compile_json", n),
         &json,
         |b, text| b.iter(|| CompiledPolicy::parse(black_box(text), "bench.json").unwrap()),
+    );
+    // The phases: parse + validate (text to a checked document), then
+    // validate + compile of a document built in code.
+    group.bench_with_input(BenchmarkId::new("parse_validate", n), &yaml, |b, text| {
+        b.iter(|| PolicyDocument::parse(black_box(text), "bench.yaml").unwrap())
+    });
+    group.bench_with_input(
+        BenchmarkId::new("parse_validate_json", n),
+        &json,
+        |b, text| b.iter(|| PolicyDocument::parse(black_box(text), "bench.json").unwrap()),
     );
     group.bench_with_input(BenchmarkId::new("compile_only", n), &doc, |b, doc| {
         b.iter_batched(

@@ -123,7 +123,7 @@ pub enum Effect {
     Deny,
     /// Issue credentials only with an approved access request or an active break-glass event.
     RequireApproval,
-    /// Issue credentials only in server mode (`sentinel exec --server`); never overridable.
+    /// Issue credentials only in server mode (a local or remote credential server); never overridable.
     RequireServer,
     /// Issue credentials only in server mode with session tracking on; never overridable.
     RequireServerSession,
@@ -157,7 +157,7 @@ impl fmt::Display for Effect {
 pub enum Mode {
     /// The local or remote credential server: policy is evaluated on every request.
     Server,
-    /// `sentinel exec` with environment variables: evaluated once.
+    /// Credentials handed to one command in environment variables: evaluated once.
     Cli,
     /// `credential_process` in `~/.aws/config`: evaluated once per call.
     CredentialProcess,

@@ -120,8 +120,11 @@ pub enum Error {
         profile: String,
         /// The store that was searched.
         origin: String,
-        /// How to provide one.
+        /// How to provide one, in words (no commands).
         help: String,
+        /// The SSM parameter that would hold the policy, when the store is
+        /// SSM Parameter Store: frontends name it in their own advice.
+        parameter: Option<String>,
     },
 
     /// The backend refused access to the policy.

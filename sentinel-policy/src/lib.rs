@@ -2,14 +2,18 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod collect;
 mod document;
 mod error;
 pub mod identity;
+mod json;
 mod parse;
+mod path;
 mod policy;
 mod schema;
 pub mod store;
 mod strict;
+mod tree;
 mod types;
 mod username;
 mod validate;
@@ -27,7 +31,6 @@ pub use error::{Error, Location, Problem, Problems, Result};
 pub use identity::{
     IdentifiedBy, Identity, IdentityError, Principal, PrincipalError, PrincipalKind,
 };
-pub use parse::MAX_DOCUMENT_BYTES;
 pub use policy::{CompiledPolicy, Decision, DecisionEffect, Request};
 pub use schema::json_schema;
 pub use store::{
@@ -38,6 +41,7 @@ pub use store::{
 pub use store::{DEFAULT_FILE_SETTLE_TIME, FilePolicyStore};
 #[cfg(feature = "ssm")]
 pub use store::{DEFAULT_SSM_ROOT, SsmPolicyStore};
+pub use tree::MAX_DOCUMENT_BYTES;
 pub use types::{
     ClockTime, ClockTimeError, DurationError, PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION,
     TimeZoneError, TimeZoneName, Version,

@@ -7,10 +7,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rustc_hash::FxHashMap;
 
+use crate::collect::Collector;
 use crate::document::{Effect, Mode, PolicyDocument, ProfileConfig};
 use crate::error::{Error, Problem, Result};
 use crate::identity::{CompiledIdentity, Identity, IdentityError, Principal};
-use crate::parse::{Collector, parse_document};
+use crate::parse::parse_document;
 use crate::username::Username;
 use crate::validate::validate_document;
 use crate::window::CompiledWindow;
@@ -518,8 +519,13 @@ impl CompiledRule {
                 self.reason
                     .get_or_init(|| Arc::from(default_reason(&self.name, self.effect)))
             } else {
-                self.unmet_reason
-                    .get_or_init(|| Arc::from(unmet_reason(&self.name, self.effect)))
+                self.unmet_reason.get_or_init(|| {
+                    Arc::from(unmet_reason(
+                        &self.name,
+                        self.effect,
+                        self.session_table.as_deref(),
+                    ))
+                })
             }),
             requires_server: matches!(
                 self.effect,
@@ -532,14 +538,18 @@ impl CompiledRule {
     }
 }
 
-fn unmet_reason(name: &str, effect: Effect) -> String {
-    match effect {
-        Effect::RequireServerSession => format!(
-            "rule \"{name}\" allows this profile only in server mode with session tracking; use `sentinel exec --server --session-table <table>`"
+/// Why a `require_server*` rule denied: the fact only; frontends build
+/// their advice from the decision's `requires_server*` and
+/// `session_table`.
+fn unmet_reason(name: &str, effect: Effect, session_table: Option<&str>) -> String {
+    match (effect, session_table) {
+        (Effect::RequireServerSession, Some(table)) => format!(
+            "rule \"{name}\" allows this profile only in server mode with session tracking in table \"{table}\""
         ),
-        _ => format!(
-            "rule \"{name}\" allows this profile only in server mode; use `sentinel exec --server`"
-        ),
+        (Effect::RequireServerSession, None) => {
+            format!("rule \"{name}\" allows this profile only in server mode with session tracking")
+        }
+        _ => format!("rule \"{name}\" allows this profile only in server mode"),
     }
 }
 
@@ -547,9 +557,9 @@ fn default_reason(name: &str, effect: Effect) -> String {
     match effect {
         Effect::Allow => format!("allowed by rule \"{name}\""),
         Effect::Deny => format!("denied by rule \"{name}\""),
-        Effect::RequireApproval => format!(
-            "rule \"{name}\" requires an approved access request; ask with `sentinel request`"
-        ),
+        Effect::RequireApproval => {
+            format!("rule \"{name}\" requires an approved access request")
+        }
         Effect::RequireServer => format!("allowed in server mode by rule \"{name}\""),
         Effect::RequireServerSession => {
             format!("allowed in server mode with session tracking by rule \"{name}\"")

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use std::time::Duration;
 
+use crate::collect::Collector;
 use crate::document::{
     ApprovalRule, BreakGlassRule, IdentitySection, PolicyDocument, ProfileConfig, RateLimitRule,
     Rule, TimeWindow,
 };
 use crate::error::Problem;
 use crate::identity::{PrincipalKey, RolePattern};
-use crate::parse::{Collector, Path, Seg};
+use crate::path::At;
 use crate::types::{PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION};
 use crate::username::{MAX_USERNAME_LEN, Username, UsernameError};
 
@@ -22,62 +23,6 @@ pub const MAX_APPROVAL_DURATION: Duration = Duration::from_secs(8 * 3600);
 pub const MAX_BREAKGLASS_DURATION: Duration = Duration::from_secs(4 * 3600);
 /// Longest name (rule, user, profile) accepted.
 pub const MAX_NAME_LEN: usize = 256;
-
-/// A path into the document, built on the stack and turned into a
-/// [`Path`] only when a problem is reported, so a valid document costs no
-/// allocations here.
-#[derive(Clone, Copy)]
-struct At<'a> {
-    parent: Option<&'a At<'a>>,
-    seg: SegRef<'a>,
-}
-
-#[derive(Clone, Copy)]
-enum SegRef<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-impl<'a> At<'a> {
-    fn root(key: &'a str) -> Self {
-        At {
-            parent: None,
-            seg: SegRef::Key(key),
-        }
-    }
-
-    fn key(&'a self, key: &'a str) -> At<'a> {
-        At {
-            parent: Some(self),
-            seg: SegRef::Key(key),
-        }
-    }
-
-    fn idx(&'a self, i: usize) -> At<'a> {
-        At {
-            parent: Some(self),
-            seg: SegRef::Index(i),
-        }
-    }
-
-    fn path(&self) -> Path {
-        let mut segs = Vec::new();
-        let mut cur = Some(self);
-        while let Some(at) = cur {
-            segs.push(match at.seg {
-                SegRef::Key(k) => Seg::Key(k.to_owned()),
-                SegRef::Index(i) => Seg::Index(i),
-            });
-            cur = at.parent;
-        }
-        segs.reverse();
-        segs
-    }
-}
-
-fn push(c: &mut Collector<'_>, at: &At<'_>, key: bool, problem: Problem) {
-    c.push(&at.path(), key, problem);
-}
 
 /// Finds duplicate names within one list of rules.
 struct Names<'a> {
@@ -102,8 +47,7 @@ impl<'a> Names<'a> {
         name: &'a str,
     ) {
         if name.trim().is_empty() {
-            push(
-                c,
+            c.push_at(
                 &at,
                 false,
                 Problem::new("", format!("{what} name is empty"))
@@ -113,8 +57,7 @@ impl<'a> Names<'a> {
         }
         check_name(c, &at, what, name);
         if let Some(first) = self.seen.get(name) {
-            push(
-                c,
+            c.push_at(
                 &at,
                 false,
                 Problem::new("", format!("duplicate {what} name \"{name}\"")).help(format!(
@@ -130,16 +73,14 @@ impl<'a> Names<'a> {
 
 fn check_name(c: &mut Collector<'_>, path: &At<'_>, what: &str, name: &str) {
     if name.len() > MAX_NAME_LEN {
-        push(
-            c,
+        c.push_at(
             path,
             false,
             Problem::new("", format!("{what} name is {} bytes long", name.len()))
                 .help(format!("use at most {MAX_NAME_LEN} bytes")),
         );
     } else if name.chars().any(char::is_control) {
-        push(
-            c,
+        c.push_at(
             path,
             false,
             Problem::new(
@@ -155,8 +96,7 @@ fn check_list(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]
     for (i, item) in items.iter().enumerate() {
         let p = path.idx(i);
         if item.trim().is_empty() {
-            push(
-                c,
+            c.push_at(
                 &p,
                 false,
                 Problem::new("", format!("empty {what} name")).help(format!(
@@ -164,8 +104,7 @@ fn check_list(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String]
                 )),
             );
         } else if item.trim() != item {
-            push(
-                c,
+            c.push_at(
                 &p,
                 false,
                 Problem::new("", format!("{what} name {item:?} has spaces around it"))
@@ -218,7 +157,7 @@ fn check_user(c: &mut Collector<'_>, at: &At<'_>, what: &str, item: &str) {
             )
         }
     };
-    push(c, at, false, problem);
+    c.push_at(at, false, problem);
 }
 
 fn check_range(
@@ -236,8 +175,7 @@ fn check_range(
         } else {
             format!("at least {}", PolicyDuration::new(min))
         };
-        push(
-            c,
+        c.push_at(
             &path,
             false,
             Problem::new("", format!("duration {d} is out of range")).help(format!(
@@ -246,8 +184,7 @@ fn check_range(
             )),
         );
     } else if min.is_zero() && d.get().is_zero() {
-        push(
-            c,
+        c.push_at(
             &path,
             false,
             Problem::new("", "duration is zero").help(format!("{why}: use more than 0s")),
@@ -259,8 +196,7 @@ fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     if let Some(h) = &w.hours
         && h.start == h.end
     {
-        push(
-            c,
+        c.push_at(
             &path.key("hours"),
             false,
             Problem::new(
@@ -273,8 +209,7 @@ fn check_window(c: &mut Collector<'_>, path: At<'_>, w: &TimeWindow) {
     let mut seen = 0u8;
     for (i, d) in w.days.iter().enumerate() {
         if seen & d.bit() != 0 {
-            push(
-                c,
+            c.push_at(
                 &path.key("days").idx(i),
                 false,
                 Problem::new("", format!("{d:?} is listed twice").to_lowercase())
@@ -391,10 +326,33 @@ pub(crate) fn validate_document(doc: &PolicyDocument, c: &mut Collector<'_>) {
 
 /// Checks everything serde cannot; problems go to the collector.
 pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
-    if doc.rules.is_empty() && !doc.rules_broken {
-        push(
-            c,
-            &At::root("rules"),
+    check_rules(c, doc.rules, doc.rule_names, doc.rules_broken);
+    check_approvals(c, doc.approvals);
+    check_breakglass(c, doc.breakglass);
+    check_rate_limits(c, doc.rate_limits);
+    if let Some(profiles) = doc.profiles {
+        check_profiles(c, profiles);
+    }
+    if let Some(admins) = doc.admins {
+        check_users(c, &At::root("admins"), "admin", admins);
+    }
+    if let Some(identity) = doc.identity {
+        check_identity(c, identity);
+    }
+}
+
+/// The `rules` list: names (also of rules that did not parse), conditions,
+/// durations, table names and reasons.
+fn check_rules(
+    c: &mut Collector<'_>,
+    rules: &[(usize, &Rule)],
+    rule_names: &[(usize, &str)],
+    rules_broken: bool,
+) {
+    let root = At::root("rules");
+    if rules.is_empty() && !rules_broken {
+        c.push_at(
+            &root,
             false,
             Problem::new(
                 "",
@@ -403,76 +361,81 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             .help("add at least one rule under `rules:`"),
         );
     }
-    let rules_root = At::root("rules");
     let mut names = Names::new("rules");
     let mut by_index: BTreeMap<usize, (Option<&str>, Option<&Rule>)> = BTreeMap::new();
-    for (i, name) in doc.rule_names {
+    for (i, name) in rule_names {
         by_index.entry(*i).or_default().0 = Some(*name);
     }
-    for (i, rule) in doc.rules {
+    for (i, rule) in rules {
         by_index.entry(*i).or_default().1 = Some(*rule);
     }
     for (i, (name, rule)) in by_index {
-        let base = rules_root.idx(i);
+        let at = root.idx(i);
         if let Some(name) = name {
-            names.check(c, "rule", base.key("name"), i, name);
+            names.check(c, "rule", at.key("name"), i, name);
         }
-        let Some(rule) = rule else { continue };
-        let cond = base.key("conditions");
-        check_list(
-            c,
-            &cond.key("profiles"),
-            "profile",
-            &rule.conditions.profiles,
-        );
-        check_users(c, &cond.key("users"), "user", &rule.conditions.users);
-        if let Some(w) = &rule.conditions.time {
-            check_window(c, cond.key("time"), w);
-        }
-        check_range(
-            c,
-            base.key("max_server_duration"),
-            rule.max_server_duration,
-            STS_MIN_DURATION,
-            STS_MAX_DURATION,
-            "STS issues credentials for 15m to 12h",
-        );
-        if let Some(t) = &rule.session_table
-            && !is_table_name(t)
-        {
-            push(
-                c,
-                &base.key("session_table"),
-                false,
-                Problem::new("", format!("\"{t}\" is not a DynamoDB table name"))
-                    .help("use 3-255 letters, digits, `_`, `-` or `.`"),
-            );
-        }
-        if let Some(r) = &rule.reason
-            && r.len() > 1024
-        {
-            push(
-                c,
-                &base.key("reason"),
-                false,
-                Problem::new("", format!("reason is {} bytes long", r.len()))
-                    .help("keep it under 1024 bytes"),
-            );
+        if let Some(rule) = rule {
+            check_rule(c, &at, rule);
         }
     }
+}
 
+/// One rule of `rules`, apart from its name.
+fn check_rule(c: &mut Collector<'_>, at: &At<'_>, rule: &Rule) {
+    let cond = at.key("conditions");
+    check_list(
+        c,
+        &cond.key("profiles"),
+        "profile",
+        &rule.conditions.profiles,
+    );
+    check_users(c, &cond.key("users"), "user", &rule.conditions.users);
+    if let Some(w) = &rule.conditions.time {
+        check_window(c, cond.key("time"), w);
+    }
+    check_range(
+        c,
+        at.key("max_server_duration"),
+        rule.max_server_duration,
+        STS_MIN_DURATION,
+        STS_MAX_DURATION,
+        "STS issues credentials for 15m to 12h",
+    );
+    if let Some(t) = &rule.session_table
+        && !is_table_name(t)
     {
-        let root = At::root("approvals");
-        let base = root.key("rules");
-        let mut names = Names::new("approvals.rules");
-        for (i, rule) in doc.approvals {
-            let p = base.idx(*i);
-            names.check(c, "approval rule", p.key("name"), *i, &rule.name);
-            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+        c.push_at(
+            &at.key("session_table"),
+            false,
+            Problem::new("", format!("\"{t}\" is not a DynamoDB table name"))
+                .help("use 3-255 letters, digits, `_`, `-` or `.`"),
+        );
+    }
+    if let Some(r) = &rule.reason
+        && r.len() > 1024
+    {
+        c.push_at(
+            &at.key("reason"),
+            false,
+            Problem::new("", format!("reason is {} bytes long", r.len()))
+                .help("keep it under 1024 bytes"),
+        );
+    }
+}
+
+/// `approvals.rules`: names, approvers, durations and auto-approval.
+fn check_approvals(c: &mut Collector<'_>, rules: &[(usize, &ApprovalRule)]) {
+    check_section_rules(
+        c,
+        "approvals",
+        "approvals.rules",
+        "approval rule",
+        rules,
+        |r| (r.name.as_str(), r.profiles.as_slice()),
+        |c, p, rule| {
             check_users(c, &p.key("approvers"), "approver", &rule.approvers);
             if rule.approvers.is_empty() && rule.auto_approve.is_none() {
-                push(
-                    c,
+                c.push_at(
                     &p.key("approvers"),
                     false,
                     Problem::new(
@@ -508,21 +471,23 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
                     "auto-approval cannot grant more than the rule's max_duration",
                 );
             }
-        }
-    }
+        },
+    );
+}
 
-    {
-        let root = At::root("breakglass");
-        let base = root.key("rules");
-        let mut names = Names::new("breakglass.rules");
-        for (i, rule) in doc.breakglass {
-            let p = base.idx(*i);
-            names.check(c, "break-glass rule", p.key("name"), *i, &rule.name);
-            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+/// `breakglass.rules`: names, users and durations.
+fn check_breakglass(c: &mut Collector<'_>, rules: &[(usize, &BreakGlassRule)]) {
+    check_section_rules(
+        c,
+        "breakglass",
+        "breakglass.rules",
+        "break-glass rule",
+        rules,
+        |r| (r.name.as_str(), r.profiles.as_slice()),
+        |c, p, rule| {
             check_users(c, &p.key("users"), "user", &rule.users);
             if rule.users.is_empty() {
-                push(
-                    c,
+                c.push_at(
                     &p.key("users"),
                     false,
                     Problem::new("", "no users may invoke this break-glass rule")
@@ -537,17 +502,20 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
                 MAX_BREAKGLASS_DURATION,
                 "break-glass lasts at most 4h",
             );
-        }
-    }
+        },
+    );
+}
 
-    {
-        let root = At::root("rate_limits");
-        let base = root.key("rules");
-        let mut names = Names::new("rate_limits.rules");
-        for (i, rule) in doc.rate_limits {
-            let p = base.idx(*i);
-            names.check(c, "rate-limit rule", p.key("name"), *i, &rule.name);
-            check_list(c, &p.key("profiles"), "profile", &rule.profiles);
+/// `rate_limits.rules`: names, quotas, windows and cooldowns.
+fn check_rate_limits(c: &mut Collector<'_>, rules: &[(usize, &RateLimitRule)]) {
+    check_section_rules(
+        c,
+        "rate_limits",
+        "rate_limits.rules",
+        "rate-limit rule",
+        rules,
+        |r| (r.name.as_str(), r.profiles.as_slice()),
+        |c, p, rule| {
             let quotas = [
                 ("max_per_user", rule.max_per_user),
                 ("max_per_profile", rule.max_per_profile),
@@ -555,8 +523,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             ];
             for (field, v) in quotas {
                 if v == Some(0) {
-                    push(
-                        c,
+                    c.push_at(
                         &p.key(field),
                         false,
                         Problem::new("", format!("{field} is 0"))
@@ -566,23 +533,21 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             }
             let has_quota = quotas.iter().any(|(_, v)| v.is_some());
             if has_quota && rule.quota_window.is_none() {
-                push(
-                    c,
-                    &p,
+                c.push_at(
+                    p,
                     false,
                     Problem::new("", "quotas need a `quota_window`")
                         .help("add e.g. `quota_window: 24h`"),
                 );
             }
             if !has_quota && rule.cooldown.is_none() {
-                push(
-            c,
-                    &p,
-                    false,
-                    Problem::new("", "the rule limits nothing").help(
-                        "set `cooldown`, `max_per_user`, `max_per_profile` or `escalation_threshold`",
-                    ),
-                );
+                c.push_at(
+                p,
+                false,
+                Problem::new("", "the rule limits nothing").help(
+                    "set `cooldown`, `max_per_user`, `max_per_profile` or `escalation_threshold`",
+                ),
+            );
             }
             let year = Duration::from_secs(366 * 86400);
             check_range(
@@ -601,19 +566,44 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
                 year,
                 "quota window",
             );
-        }
-    }
+        },
+    );
+}
 
-    let profiles_root = At::root("profiles");
-    for (name, profile) in doc.profiles.into_iter().flatten() {
-        let p = profiles_root.key(name);
+/// Walks `SECTION.rules`: checks what every such rule has (a unique name
+/// and a profile list), then calls `each` for the rest.
+fn check_section_rules<'r, R>(
+    c: &mut Collector<'_>,
+    section: &'static str,
+    prefix: &'static str,
+    what: &str,
+    rules: &[(usize, &'r R)],
+    parts: impl Fn(&'r R) -> (&'r str, &'r [String]),
+    mut each: impl FnMut(&mut Collector<'_>, &At<'_>, &'r R),
+) {
+    let root = At::root(section);
+    let base = root.key("rules");
+    let mut names = Names::new(prefix);
+    for &(i, rule) in rules {
+        let p = base.idx(i);
+        let (name, profiles) = parts(rule);
+        names.check(c, what, p.key("name"), i, name);
+        check_list(c, &p.key("profiles"), "profile", profiles);
+        each(c, &p, rule);
+    }
+}
+
+/// `profiles`: names, role ARNs, regions, external ids and durations.
+fn check_profiles(c: &mut Collector<'_>, profiles: &BTreeMap<String, ProfileConfig>) {
+    let root = At::root("profiles");
+    for (name, profile) in profiles {
+        let p = root.key(name);
         if name.trim().is_empty() {
-            push(c, &p, true, Problem::new("", "empty profile name"));
+            c.push_at(&p, true, Problem::new("", "empty profile name"));
         }
         check_name(c, &p, "profile", name);
         if !is_role_arn(&profile.role_arn) {
-            push(
-                c,
+            c.push_at(
                 &p.key("role_arn"),
                 false,
                 Problem::new(
@@ -626,8 +616,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(region) = &profile.region
             && !is_region(region)
         {
-            push(
-                c,
+            c.push_at(
                 &p.key("region"),
                 false,
                 Problem::new("", format!("\"{region}\" is not an AWS region name"))
@@ -637,8 +626,7 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
         if let Some(ext) = &profile.external_id
             && !is_external_id(ext)
         {
-            push(
-                c,
+            c.push_at(
                 &p.key("external_id"),
                 false,
                 Problem::new("", "external_id is not valid for STS")
@@ -654,13 +642,6 @@ pub(crate) fn validate(doc: &Parts<'_>, c: &mut Collector<'_>) {
             "STS issues credentials for 15m to 12h",
         );
     }
-
-    if let Some(admins) = doc.admins {
-        check_users(c, &At::root("admins"), "admin", admins);
-    }
-    if let Some(identity) = doc.identity {
-        check_identity(c, identity);
-    }
 }
 
 /// The `identity` section: account ids, role patterns, principal ARNs and
@@ -670,8 +651,7 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     let accounts = root.key("accounts");
     for (i, a) in identity.accounts.iter().enumerate() {
         if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-            push(
-                c,
+            c.push_at(
                 &accounts.idx(i),
                 false,
                 Problem::new("", format!("\"{a}\" is not an AWS account id"))
@@ -682,9 +662,7 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     let trusted = root.key("trusted_roles");
     for (i, t) in identity.trusted_roles.iter().flatten().enumerate() {
         if let Err(why) = RolePattern::parse(t) {
-            push(
-                c,
-                &trusted.idx(i),
+            c.push_at(&trusted.idx(i),
                 false,
                 Problem::new("", format!("\"{t}\" is not a role pattern: {why}")).help(
                     "write a role name such as AWSReservedSSO_* or a role ARN such as arn:aws:iam::123456789012:role/AWSReservedSSO_*",
@@ -696,9 +674,7 @@ fn check_identity(c: &mut Collector<'_>, identity: &IdentitySection) {
     for (key, user) in &identity.principals {
         let at = principals.key(key);
         if let Err(e) = PrincipalKey::parse(key) {
-            push(
-                c,
-                &at,
+            c.push_at(&at,
                 true,
                 Problem::new("", format!("{e}")).help(
                     "use the ARN of an IAM user, an IAM role (for every session of it), an assumed-role session, a federated user or the account root",

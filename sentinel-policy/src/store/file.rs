@@ -9,8 +9,8 @@ use tokio::io::AsyncReadExt;
 
 use super::{PolicyStore, check_profile_name};
 use crate::error::{Error, Problem, Result};
-use crate::parse::MAX_DOCUMENT_BYTES;
 use crate::policy::CompiledPolicy;
+use crate::tree::MAX_DOCUMENT_BYTES;
 
 /// File extensions tried, in this order, for per-profile files.
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
@@ -169,6 +169,7 @@ impl FilePolicyStore {
                 profile: profile.to_owned(),
                 origin: path.display().to_string(),
                 help: format!("create {} with a policy document", path.display()),
+                parameter: None,
             },
             io::ErrorKind::PermissionDenied => Error::AccessDenied {
                 profile: profile.to_owned(),
@@ -289,6 +290,7 @@ impl FilePolicyStore {
                     "the policy path {} does not exist; create the file or directory",
                     self.path.display()
                 ),
+                parameter: None,
             }),
             Err(e) => Err(self.io_error(profile, &self.path, e)),
         }
@@ -379,6 +381,7 @@ impl PolicyStore for FilePolicyStore {
                     "create {} with the policy for this profile",
                     self.path.join(format!("{profile}.yaml")).display()
                 ),
+                parameter: None,
             }),
             [one] => {
                 let (text, _) = self.read(profile, one).await?;

@@ -93,7 +93,8 @@ impl PolicyStore for MemoryPolicyStore {
             None => Err(Error::NotFound {
                 profile: profile.to_owned(),
                 origin: self.describe(),
-                help: "add one with MemoryPolicyStore::put_text".to_owned(),
+                help: "put a policy for this profile into the store".to_owned(),
+                parameter: None,
             }),
         }
     }

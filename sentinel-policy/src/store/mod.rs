@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | in memory | [`MemoryPolicyStore`] | always |
 //! | YAML/JSON file or directory | [`FilePolicyStore`] | `file` (default) |
-//! | AWS SSM Parameter Store | [`SsmPolicyStore`] | `ssm` |
+//! | AWS SSM Parameter Store | `SsmPolicyStore` | `ssm` |
 //! | TTL cache around any store | [`Cached`] | always |
 //!
 //! Every backend parses and validates on read and returns

@@ -83,9 +83,8 @@ impl SsmPolicyStore {
             "ParameterNotFound" => Error::NotFound {
                 profile: profile.to_owned(),
                 origin: format!("ssm:{name}"),
-                help: format!(
-                    "create it: aws ssm put-parameter --name {name} --type String --value file://{profile}.yaml"
-                ),
+                help: format!("create the parameter {name} holding the policy document"),
+                parameter: Some(name),
             },
             "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
                 Error::AccessDenied {
