@@ -126,8 +126,12 @@ fn main() -> ExitCode {
         }
     };
     output::report_library_warnings();
+    // Blocking work (fsyncs, SQLite writes, files) queues for a few
+    // threads instead of growing a thread, with its stack and malloc
+    // arena, per waiting request of a busy credential server.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(16)
         .enable_all()
         .build()
     {

@@ -13,14 +13,19 @@ use crate::page::{Cursor, Listed, paginate};
 
 /// A SQLite file opened for a store: WAL, `synchronous=FULL`, a 10 s busy
 /// timeout, migrations applied. Clones share the connections: one for
-/// [`call`](Self::call), on the blocking pool, and a read-only one that
-/// never waits for a lock, for [`read`](Self::read).
+/// [`call`](Self::call), on the blocking pool, and [`READERS`] read-only
+/// ones that never wait for a lock, for [`read`](Self::read).
 #[derive(Debug, Clone)]
 pub struct Database {
     conn: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
     path: PathBuf,
 }
+
+/// Read-only connections per [`Database`]: as many reads can run in place
+/// at once (one per runtime worker thread that reads), so a busy server's
+/// reads do not spill over to the blocking pool, whose threads cost memory.
+pub const READERS: usize = 4;
 
 /// A rusqlite error as a backend error.
 pub fn db_err(e: rusqlite::Error) -> Error {
@@ -175,15 +180,18 @@ impl Database {
     ) -> Result<Self> {
         let path = path.into();
         let p = path.clone();
-        let (conn, reader) = tokio::task::spawn_blocking(move || {
+        let (conn, readers) = tokio::task::spawn_blocking(move || {
             let conn = open_blocking(&p, migrations)?;
-            Ok::<_, Error>((conn, open_reader(&p)?))
+            let readers = (0..READERS)
+                .map(|_| open_reader(&p).map(Mutex::new))
+                .collect::<Result<Vec<_>>>()?;
+            Ok::<_, Error>((conn, readers))
         })
         .await
         .map_err(|e| Error::backend("sqlite", e))??;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
-            reader: Arc::new(Mutex::new(reader)),
+            readers: readers.into(),
             path,
         })
     }
@@ -210,11 +218,11 @@ impl Database {
     }
 
     /// Runs the read-only `f` inline, on the calling task, when that is
-    /// quick: on the read-only connection, which never waits for a lock
-    /// (busy timeout 0) and is used only if no other task holds it. A point
+    /// quick: on a read-only connection, which never waits for a lock
+    /// (busy timeout 0), the first of the [`READERS`] no other task holds. A point
     /// read of a cached page takes a few microseconds, less than the hop to
-    /// the blocking pool and back that [`call`](Self::call) costs. When the
-    /// connection is taken, or `f` fails on it (for one, `SQLITE_BUSY` while
+    /// the blocking pool and back that [`call`](Self::call) costs. When every
+    /// reader is taken, or `f` fails on one (for one, `SQLITE_BUSY` while
     /// another process recovers the WAL), `f` runs again through `call`,
     /// whose answer counts: a read never fails for being fast.
     ///
@@ -226,7 +234,7 @@ impl Database {
         E: From<Error> + Send + 'static,
         F: Fn(&Connection) -> Result<T, E> + Send + 'static,
     {
-        if let Ok(reader) = self.reader.try_lock()
+        if let Some(reader) = self.readers.iter().find_map(|r| r.try_lock().ok())
             && let Ok(v) = f(&reader)
         {
             return Ok(v);
