@@ -271,13 +271,20 @@ fn denied_parts(reason: &str, rule: Option<&str>, remedy: Option<&Remedy>) -> Cl
 
 /// A remedy in the CLI's words: the command that does it, where there is
 /// one.
-fn remedy_hint(r: &Remedy) -> String {
+pub fn remedy_hint(r: &Remedy) -> String {
     match r {
         Remedy::RequestAccess { profile } => {
             format!("request access: sentinel request --profile {profile} --justification \"...\"")
         }
-        Remedy::UseServer { profile } => {
-            format!("use server mode: sentinel exec --server --profile {profile} -- COMMAND")
+        Remedy::UseServer {
+            profile,
+            session_table,
+        } => {
+            let table = session_table
+                .as_deref()
+                .map(|t| format!(" --session-table {t}"))
+                .unwrap_or_default();
+            format!("use server mode: sentinel exec --server{table} --profile {profile} -- COMMAND")
         }
         Remedy::NewServerSession => "start a new `sentinel exec --server` session".to_owned(),
         other => other.to_string(),

@@ -9,8 +9,7 @@ use jiff::Timestamp;
 use sentinel_approval::RequestStore;
 use sentinel_breakglass::{BreakGlassEvent, BreakGlassStore, NewBreakGlass};
 use sentinel_policy::{
-    CompiledPolicy, Decision, DecisionEffect, Mode, PolicyStore, Principal, PrincipalError,
-    Request, Username,
+    CompiledPolicy, Decision, Mode, PolicyStore, Principal, PrincipalError, Request, Username,
 };
 use sentinel_session::{NewSession, ServerSession, SessionStore, SessionStoreExt};
 use sentinel_store::{Clock, SystemClock};
@@ -598,17 +597,7 @@ impl Pipeline {
         {
             return Ok(Override::BreakGlass(e));
         }
-        let remedy = if decision.approval_can_override() {
-            Some(Remedy::RequestAccess {
-                profile: profile.clone(),
-            })
-        } else if decision.effect == DecisionEffect::Deny && decision.requires_server {
-            Some(Remedy::UseServer {
-                profile: profile.clone(),
-            })
-        } else {
-            None
-        };
+        let remedy = Remedy::for_decision(decision, profile);
         Ok(Override::None(remedy))
     }
 

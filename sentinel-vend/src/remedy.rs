@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use sentinel_policy::{Decision, DecisionEffect};
 use serde::{Deserialize, Serialize};
 
 /// The way forward after a refusal.
@@ -27,6 +28,10 @@ pub enum Remedy {
     UseServer {
         /// The profile to serve.
         profile: String,
+        /// The DynamoDB table the rule wants server sessions tracked in,
+        /// when it names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_table: Option<String>,
     },
     /// The server session this request belongs to is over or not the
     /// caller's: start a new one.
@@ -51,6 +56,32 @@ pub enum Remedy {
     NewGrant,
 }
 
+impl Remedy {
+    /// What could turn the refusal `decision` of `profile` into a grant,
+    /// by the decision alone: an approved request where one can override
+    /// it, the credential server where the rule allows only that. `None`
+    /// for an allow and for a denial nothing overrides.
+    pub fn for_decision(decision: &Decision, profile: &str) -> Option<Remedy> {
+        if decision.is_allowed() {
+            None
+        } else if decision.approval_can_override() {
+            Some(Remedy::RequestAccess {
+                profile: profile.to_owned(),
+            })
+        } else if decision.effect == DecisionEffect::Deny && decision.requires_server {
+            Some(Remedy::UseServer {
+                profile: profile.to_owned(),
+                session_table: decision
+                    .requires_server_session
+                    .then(|| decision.session_table.as_deref().map(str::to_owned))
+                    .flatten(),
+            })
+        } else {
+            None
+        }
+    }
+}
+
 /// Neutral advice, naming no frontend's commands.
 impl fmt::Display for Remedy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,10 +92,19 @@ impl fmt::Display for Remedy {
                     "request access to profile \"{profile}\" and have it approved"
                 )
             }
-            Remedy::UseServer { profile } => write!(
-                f,
-                "profile \"{profile}\" is served only by a credential server that checks every request"
-            ),
+            Remedy::UseServer {
+                profile,
+                session_table,
+            } => {
+                write!(
+                    f,
+                    "profile \"{profile}\" is served only by a credential server that checks every request"
+                )?;
+                match session_table {
+                    Some(table) => write!(f, ", with its sessions tracked in table \"{table}\""),
+                    None => Ok(()),
+                }
+            }
             Remedy::NewServerSession => f.write_str("start a new server session"),
             Remedy::LiftRevocation => f.write_str("ask a security admin to lift the revocation"),
             Remedy::ConfigureRole { profile, role_arn } => write!(
@@ -104,6 +144,7 @@ mod tests {
             },
             Remedy::UseServer {
                 profile: "prod".into(),
+                session_table: Some("sessions".into()),
             },
             Remedy::NewServerSession,
             Remedy::LiftRevocation,

@@ -267,7 +267,8 @@ async fn server_only_rules_and_session_tracking() {
     assert_eq!(
         d.remedy,
         Some(Remedy::UseServer {
-            profile: "ops".into()
+            profile: "ops".into(),
+            session_table: None,
         })
     );
     let mut server = ask("bob", "ops", Mode::Server);
@@ -656,6 +657,21 @@ async fn a_session_table_rule_needs_sessions_in_that_table() {
             );
         }
         Outcome::Issued(_) => panic!("issued although sessions are not in audit-sessions"),
+    }
+    // Asked outside server mode, the remedy names the server and the table.
+    match pipeline
+        .vend(&ask("bob", "audit", Mode::Cli))
+        .await
+        .unwrap()
+    {
+        Outcome::Denied(d) => assert_eq!(
+            d.remedy,
+            Some(Remedy::UseServer {
+                profile: "audit".into(),
+                session_table: Some("audit-sessions".into()),
+            })
+        ),
+        Outcome::Issued(_) => panic!("issued a server-only profile in cli mode"),
     }
     assert!(vendor.requests().is_empty());
 }

@@ -123,6 +123,8 @@ pub async fn test(ctx: &Context, args: &TestArgs) -> CliResult {
     let request = Request::new(&args.user, &args.profile, args.mode, at)
         .with_session_tracking(args.session_tracking);
     let d = policy.evaluate(&request);
+    // What the user could do about a refusal, as the pipeline would say.
+    let remedy = sentinel_vend::Remedy::for_decision(&d, &args.profile);
     if args.json {
         output::print_json(&serde_json::json!({
             "user": args.user,
@@ -157,6 +159,10 @@ pub async fn test(ctx: &Context, args: &TestArgs) -> CliResult {
                 d.max_server_duration.map(output::duration),
             )
             .opt("session table", d.session_table.as_deref())
+            .opt(
+                "what to do",
+                remedy.as_ref().map(crate::vending::remedy_hint),
+            )
             .field("policy", policy.origin())
             .field("at", output::time(at, Timestamp::now()));
         output::print(&record.render())?;
