@@ -1,5 +1,5 @@
 //! Arbitrary HTTP requests through the credential HTTP service
-//! (`sentinel_vend::server`, DESIGN §6) as `sentinel exec --server` runs it:
+//! (`sentinel_vend::server`; ARCHITECTURE.md) as `sentinel exec --server` runs it:
 //! `LocalAuthenticator` with a fixed token and port, a `FakeVendor`, a policy
 //! that allows alice on `ops` in server mode, a tracked server session in a
 //! memory session store and a memory decision log. The axum `Router` is

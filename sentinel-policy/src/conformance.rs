@@ -173,7 +173,7 @@ pub async fn list_is_sorted_and_complete(store: &dyn PolicyStore, seed: &dyn See
     }
 }
 
-/// The spec, read literally (DESIGN §4): rules are tried in order, the first
+/// The spec, read literally (the policy language in the crate README): rules are tried in order, the first
 /// whose conditions all hold decides, no match denies. No index, no
 /// precomputation. Returns the effect and the deciding rule's position.
 pub fn reference_decision(

@@ -1,5 +1,5 @@
 //! Model-based property test: the deliberately naive evaluator written
-//! straight from the spec (`conformance::reference_decision`, DESIGN §4)
+//! straight from the spec (`conformance::reference_decision`, the crate README's rules)
 //! against the compiled, indexed one. Time windows included: the reference
 //! finds each window's opening and closing instants from the zone's
 //! transitions, the evaluator from jiff's gap/fold resolution.

@@ -1,5 +1,5 @@
-//! Who is calling: the caller's principal as STS reports it (DESIGN §5,
-//! step 1).
+//! Who is calling: the caller's principal as STS reports it
+//! (ARCHITECTURE.md, step 2 of a request).
 //!
 //! The CLI learns the caller from STS `GetCallerIdentity` with the base
 //! credentials (`caller_identity`, with the `sts` feature); the TVM gets

@@ -1,4 +1,4 @@
-//! The decision log (DESIGN §7): one JSON object per decision, hash-chained.
+//! The decision log (ARCHITECTURE.md, invariants): one JSON object per decision, hash-chained.
 //!
 //! Every line is a [`DecisionRecord`] serialised as JSON with two extra keys
 //! appended by the log:

@@ -1,4 +1,4 @@
-//! The issuing pipeline (DESIGN §5): identify → decide → override → track
+//! The issuing pipeline (ARCHITECTURE.md, steps 3–4 of a request): identify → decide → override → track
 //! → vend → log. One pipeline serves every frontend; only the mode and the
 //! source of the caller's identity differ.
 
@@ -814,7 +814,7 @@ fn breakglass_permitted(policy: &CompiledPolicy, user: &Username, e: &BreakGlass
     sentinel_breakglass::authorize(policy.document(), &again).is_ok()
 }
 
-/// The lifetime asked of STS (DESIGN §4): requested → profile default →
+/// The lifetime asked of STS: requested → profile default →
 /// the rule's `max_server_duration` (server mode) → the grant's end
 /// (approval window, break-glass expiry) → STS limits (at least 15
 /// minutes; at most 12 h, or 1 h when role chaining). A grant that ends in

@@ -1,4 +1,4 @@
-//! The credential HTTP service (DESIGN §6): an axum [`Router`] that serves
+//! The credential HTTP service (ARCHITECTURE.md): an axum [`Router`] that serves
 //! container credentials (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) through the
 //! pipeline, re-checking policy and revocation on every request.
 //!

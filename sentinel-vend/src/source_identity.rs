@@ -1,4 +1,4 @@
-//! The values Sentinel stamps on every STS session (DESIGN §5, step 5):
+//! The values Sentinel stamps on every STS session (ARCHITECTURE.md, step 4 of a request):
 //! `SourceIdentity`, `RoleSessionName` and session tags, each checked
 //! against STS's own rules before the call.
 //!

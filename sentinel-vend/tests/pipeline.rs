@@ -1,5 +1,5 @@
 //! The issuing pipeline against memory stores and the fake vendor: every
-//! path of DESIGN §5 (allow, deny, approval and break-glass overrides,
+//! path of the pipeline (ARCHITECTURE.md) (allow, deny, approval and break-glass overrides,
 //! server-only rules, the kill switch, durations) and fail-closed
 //! behaviour when a store, STS or the log fails.
 
