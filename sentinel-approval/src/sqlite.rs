@@ -220,7 +220,7 @@ impl RequestStore for SqliteRequestStore {
     }
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let query = query.clone();
         self.db
             .call_now(move |conn, now| {
@@ -247,7 +247,7 @@ impl RequestStore for SqliteRequestStore {
                     COLUMNS,
                     filters,
                     after.as_ref(),
-                    query.page_size(),
+                    query.page.size(),
                     |r| row_to_request(r).map(|v| v.read_at(now)),
                 )?;
                 Ok(RequestPage {

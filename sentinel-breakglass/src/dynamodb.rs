@@ -400,8 +400,8 @@ impl BreakGlassStore for DynamoBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.cursor()?;
-        let size = query.page_size();
+        let after = query.page.cursor()?;
+        let size = query.page.size();
         let now = self.clock.now();
         let decode = |item: &Item| -> Result<Option<BreakGlassEvent>> {
             if matches!(item.get("id"), Some(AttributeValue::S(id)) if id.starts_with(LEDGER_PREFIX))

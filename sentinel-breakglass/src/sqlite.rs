@@ -237,8 +237,8 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.cursor()?;
-        let size = query.page_size();
+        let after = query.page.cursor()?;
+        let size = query.page.size();
         let query = query.clone();
         let now = self.db.clock().now();
         self.db

@@ -248,7 +248,7 @@ impl DynamoSessionStore {
         query: &SessionQuery,
     ) -> Result<SessionPage> {
         let now = self.clock.now();
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let decode = |item: &Item| {
             Ok::<_, Error>(
                 session_item(item)?
@@ -258,14 +258,14 @@ impl DynamoSessionStore {
         };
         let (sessions, next_page_token) = match index {
             Some((index, attr, value)) => {
-                let (size, after) = (query.page_size(), after.as_ref());
+                let (size, after) = (query.page.size(), after.as_ref());
                 self.table
                     .query_page(index, attr, value, after, size, decode)
                     .await?
             }
             None => {
                 self.table
-                    .scan_page(after.as_ref(), query.page_size(), decode)
+                    .scan_page(after.as_ref(), query.page.size(), decode)
                     .await?
             }
         };

@@ -262,7 +262,7 @@ impl SessionStore for SqliteSessionStore {
     }
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let query = query.clone();
         self.db
             .call_now(move |conn, now| {
@@ -290,7 +290,7 @@ impl SessionStore for SqliteSessionStore {
                     COLUMNS,
                     filters,
                     after.as_ref(),
-                    query.page_size(),
+                    query.page.size(),
                     |r| row_to_session(r).map(|s| s.read_at(now)),
                 )?;
                 Ok(SessionPage {
