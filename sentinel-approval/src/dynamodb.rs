@@ -123,12 +123,7 @@ impl DynamoRequestStore {
     }
 
     async fn load(&self, id: &str) -> Result<Option<AccessRequest>> {
-        self.table
-            .get(id)
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.table.load(id, from_item).await
     }
 
     /// One conditional UpdateItem: only a pending, unexpired request moves.

@@ -251,12 +251,7 @@ impl DynamoBreakGlassStore {
         if id.is_empty() || id.starts_with(LEDGER_PREFIX) {
             return Ok(None);
         }
-        self.table
-            .get(id)
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.table.load(id, from_item).await
     }
 
     async fn ledger(&self, profile: &str) -> Result<Ledger> {

@@ -181,12 +181,7 @@ impl DynamoSessionStore {
     }
 
     async fn load(&self, id: &str) -> Result<Option<ServerSession>> {
-        self.table
-            .get(id)
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.table.load(id, from_item).await
     }
 
     async fn classify(&self, id: &str, now: Timestamp, action: &'static str) -> Error {
