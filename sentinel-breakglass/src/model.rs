@@ -313,19 +313,7 @@ impl BreakGlassQuery {
         self
     }
 
-    /// Page size.
-    #[must_use]
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.page.limit = Some(limit);
-        self
-    }
-
-    /// Continue from a page token.
-    #[must_use]
-    pub fn after(mut self, token: Option<String>) -> Self {
-        self.page.token = token;
-        self
-    }
+    sentinel_store::page_builders!();
 
     /// Whether `e` (as of the read) passes the filters.
     pub fn matches(&self, e: &BreakGlassEvent) -> bool {

@@ -50,6 +50,27 @@ impl Page {
     }
 }
 
+/// The paging builder methods of a listing query, `limit` and `after`,
+/// written inside its `impl` block; the query has a `page: Page` field.
+#[macro_export]
+macro_rules! page_builders {
+    () => {
+        /// Page size.
+        #[must_use]
+        pub fn limit(mut self, limit: usize) -> Self {
+            self.page.limit = Some(limit);
+            self
+        }
+
+        /// Continue from a page token.
+        #[must_use]
+        pub fn after(mut self, token: Option<String>) -> Self {
+            self.page.token = token;
+            self
+        }
+    };
+}
+
 /// A position in a listing: the last record of the previous page. Its token
 /// is `<created_at microseconds>.<id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
