@@ -123,12 +123,7 @@ impl DynamoRequestStore {
     }
 
     async fn load(&self, id: &str) -> Result<Option<AccessRequest>> {
-        self.table
-            .get(id)
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.table.load(id, from_item).await
     }
 
     /// One conditional UpdateItem: only a pending, unexpired request moves.
@@ -211,21 +206,21 @@ impl DynamoRequestStore {
         query: &RequestQuery,
         now: Timestamp,
     ) -> Result<RequestPage> {
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let decode = |item: &Item| {
             let v = from_item(item)?.read_at(now);
             Ok::<_, Error>(query.matches(&v).then_some(v))
         };
         let (requests, next_page_token) = match index {
             Some((index, attr, value)) => {
-                let (size, after) = (query.page_size(), after.as_ref());
+                let (size, after) = (query.page.size(), after.as_ref());
                 self.table
                     .query_page(index, attr, value, after, size, decode)
                     .await?
             }
             None => {
                 self.table
-                    .scan_page(after.as_ref(), query.page_size(), decode)
+                    .scan_page(after.as_ref(), query.page.size(), decode)
                     .await?
             }
         };

@@ -131,14 +131,14 @@ impl RequestStore for MemoryRequestStore {
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
         let now = self.clock.now();
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let matching: Vec<AccessRequest> = self
             .read()
             .values()
             .map(|r| r.clone().read_at(now))
             .filter(|r| query.matches(r))
             .collect();
-        let (requests, next_page_token) = paginate(matching, after.as_ref(), query.page_size());
+        let (requests, next_page_token) = paginate(matching, after.as_ref(), query.page.size());
         Ok(RequestPage {
             requests,
             next_page_token,

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
-use sentinel_store::{Cursor, Listed};
+use sentinel_store::{Listed, Page};
 
 /// Shortest justification (characters, after trimming).
 pub const MIN_JUSTIFICATION_LEN: usize = 10;
@@ -264,10 +264,8 @@ pub struct RequestQuery {
     pub status: Option<RequestStatus>,
     /// Only this profile.
     pub profile: Option<String>,
-    /// Page size.
-    pub limit: Option<usize>,
-    /// Continue after this token from a previous page.
-    pub page_token: Option<String>,
+    /// Page size and where the page starts.
+    pub page: Page,
 }
 
 impl RequestQuery {
@@ -297,28 +295,7 @@ impl RequestQuery {
         self
     }
 
-    /// Page size.
-    #[must_use]
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Continue from a page token.
-    #[must_use]
-    pub fn after(mut self, token: Option<String>) -> Self {
-        self.page_token = token;
-        self
-    }
-
-    pub(crate) fn page_size(&self) -> usize {
-        sentinel_store::page_size(self.limit)
-    }
-
-    /// The position after which this page starts.
-    pub(crate) fn cursor(&self) -> Result<Option<Cursor>> {
-        Ok(Cursor::parse_opt(self.page_token.as_deref())?)
-    }
+    sentinel_store::page_builders!();
 
     /// Whether `r` (as of the read) passes the filters.
     pub fn matches(&self, r: &AccessRequest) -> bool {

@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
 use sentinel_store::sqlite::{
-    Database, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
 };
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_name, clean_comment, micro,
+    AccessRequest, RequestPage, RequestQuery, RequestStatus, check_name, clean_comment,
 };
 use crate::store::{Action, Clock, RequestStore, SystemClock};
 
@@ -59,8 +59,7 @@ const COLUMNS: &str = "id, requester, profile, justification, duration_secs, sta
 /// share the file; every change is a single conditional statement.
 #[derive(Debug, Clone)]
 pub struct SqliteRequestStore {
-    db: Database,
-    clock: Arc<dyn Clock>,
+    db: ClockedDatabase,
 }
 
 fn row_to_request(row: &Row<'_>) -> rusqlite::Result<AccessRequest> {
@@ -99,35 +98,13 @@ impl SqliteRequestStore {
 
     /// Like [`open`](Self::open), reading time from `clock`.
     pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let db = Database::open(path, MIGRATIONS).await?;
-        Ok(Self { db, clock })
+        let db = ClockedDatabase::open(path, MIGRATIONS, clock).await?;
+        Ok(Self { db })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         self.db.path()
-    }
-
-    /// Runs `f` with the connection and the current time (whole
-    /// microseconds) on the blocking pool.
-    async fn with<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection, Timestamp) -> Result<T> + Send + 'static,
-    {
-        let now = micro(self.clock.now());
-        self.db.call(move |conn| f(conn, now)).await
-    }
-
-    /// Runs the read-only `f` with a connection and the current time,
-    /// inline when that is quick ([`Database::read`]).
-    async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: Fn(&Connection, Timestamp) -> Result<T> + Send + 'static,
-    {
-        let now = micro(self.clock.now());
-        self.db.read(move |conn| f(conn, now)).await
     }
 
     async fn change(
@@ -139,7 +116,7 @@ impl SqliteRequestStore {
     ) -> Result<AccessRequest> {
         action.check_input(by, comment)?;
         let (id, by, comment) = (id.to_owned(), by.to_owned(), clean_comment(comment));
-        self.with(move |conn, now| {
+        self.db.call_now(move |conn, now| {
             let current = load(conn, &id)?.ok_or_else(|| Error::NotFound { id: id.clone() })?;
             action.check_actor(&current, &by)?;
             let changed = match action {
@@ -181,7 +158,7 @@ impl RequestStore for SqliteRequestStore {
     async fn create(&self, request: &AccessRequest) -> Result<()> {
         check_name("id", &request.id)?;
         let r = request.clone();
-        self.with(move |conn, _| {
+        self.db.call_now(move |conn, _| {
             let inserted = conn
                 .execute(
                     &format!(
@@ -216,12 +193,13 @@ impl RequestStore for SqliteRequestStore {
 
     async fn get(&self, id: &str) -> Result<AccessRequest> {
         let id = id.to_owned();
-        self.read(move |conn, now| {
-            load(conn, &id)?
-                .map(|r| r.read_at(now))
-                .ok_or_else(|| Error::NotFound { id: id.clone() })
-        })
-        .await
+        self.db
+            .read_now(move |conn, now| {
+                load(conn, &id)?
+                    .map(|r| r.read_at(now))
+                    .ok_or_else(|| Error::NotFound { id: id.clone() })
+            })
+            .await
     }
 
     async fn approve(
@@ -242,41 +220,42 @@ impl RequestStore for SqliteRequestStore {
     }
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let query = query.clone();
-        self.with(move |conn, now| {
-            let mut filters = Filters::new();
-            filters
-                .eq("requester", query.requester.as_deref())
-                .eq("profile", query.profile.as_deref());
-            let now_us = || [Value::Integer(micros(now))];
-            match query.status {
-                Some(RequestStatus::Pending) => {
-                    filters.and("status = 'pending' AND expires_at > ?", now_us());
+        self.db
+            .call_now(move |conn, now| {
+                let mut filters = Filters::new();
+                filters
+                    .eq("requester", query.requester.as_deref())
+                    .eq("profile", query.profile.as_deref());
+                let now_us = || [Value::Integer(micros(now))];
+                match query.status {
+                    Some(RequestStatus::Pending) => {
+                        filters.and("status = 'pending' AND expires_at > ?", now_us());
+                    }
+                    Some(RequestStatus::Expired) => {
+                        filters.and("status = 'pending' AND expires_at <= ?", now_us());
+                    }
+                    Some(s) => {
+                        filters.eq("status", Some(s.stored()));
+                    }
+                    None => {}
                 }
-                Some(RequestStatus::Expired) => {
-                    filters.and("status = 'pending' AND expires_at <= ?", now_us());
-                }
-                Some(s) => {
-                    filters.eq("status", Some(s.stored()));
-                }
-                None => {}
-            }
-            let (requests, next_page_token) = list_page(
-                conn,
-                "requests",
-                COLUMNS,
-                filters,
-                after.as_ref(),
-                query.page_size(),
-                |r| row_to_request(r).map(|v| v.read_at(now)),
-            )?;
-            Ok(RequestPage {
-                requests,
-                next_page_token,
+                let (requests, next_page_token) = list_page(
+                    conn,
+                    "requests",
+                    COLUMNS,
+                    filters,
+                    after.as_ref(),
+                    query.page.size(),
+                    |r| row_to_request(r).map(|v| v.read_at(now)),
+                )?;
+                Ok(RequestPage {
+                    requests,
+                    next_page_token,
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn find_approved(
@@ -287,25 +266,27 @@ impl RequestStore for SqliteRequestStore {
     ) -> Result<Option<AccessRequest>> {
         let (user, profile) = (user.to_owned(), profile.to_owned());
         let at = micros(now);
-        self.read(move |conn, _| {
-            Ok(conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM requests \
+        self.db
+            .read_now(move |conn, _| {
+                Ok(conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM requests \
                      WHERE requester = ?1 AND profile = ?2 AND status = 'approved' \
                      AND approved_at <= ?3 AND approved_at + duration_secs * 1000000 > ?3 \
                      ORDER BY approved_at + duration_secs * 1000000 DESC, id DESC LIMIT 1"
-                ))
-                .map_err(db_err)?
-                .query_row(params![user, profile, at], row_to_request)
-                .optional()
-                .map_err(db_err)?)
-        })
-        .await
+                    ))
+                    .map_err(db_err)?
+                    .query_row(params![user, profile, at], row_to_request)
+                    .optional()
+                    .map_err(db_err)?)
+            })
+            .await
     }
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
-        let now = self.clock.now();
+        let now = self.db.clock().now();
         self.db
+            .database()
             .call(move |conn| {
                 let mut due = claim_expired(
                     conn,

@@ -251,12 +251,7 @@ impl DynamoBreakGlassStore {
         if id.is_empty() || id.starts_with(LEDGER_PREFIX) {
             return Ok(None);
         }
-        self.table
-            .get(id)
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.table.load(id, from_item).await
     }
 
     async fn ledger(&self, profile: &str) -> Result<Ledger> {
@@ -400,8 +395,8 @@ impl BreakGlassStore for DynamoBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.cursor()?;
-        let size = query.page_size();
+        let after = query.page.cursor()?;
+        let size = query.page.size();
         let now = self.clock.now();
         let decode = |item: &Item| -> Result<Option<BreakGlassEvent>> {
             if matches!(item.get("id"), Some(AttributeValue::S(id)) if id.starts_with(LEDGER_PREFIX))

@@ -97,7 +97,7 @@ impl BreakGlassStore for MemoryBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let now = self.clock.now();
         let matching: Vec<BreakGlassEvent> = self
             .lock()
@@ -109,7 +109,7 @@ impl BreakGlassStore for MemoryBreakGlassStore {
         Ok(BreakGlassPage::from_parts(sentinel_store::paginate(
             matching,
             after.as_ref(),
-            query.page_size(),
+            query.page.size(),
         )))
     }
 

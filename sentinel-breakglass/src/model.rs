@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use sentinel_policy::ReasonCode;
 pub use sentinel_policy::Username;
-use sentinel_store::{Cursor, Listed, check_name, check_text};
+use sentinel_store::{Listed, Page, check_name, check_text};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -272,10 +272,8 @@ pub struct BreakGlassQuery {
     pub from: Option<Timestamp>,
     /// End of the review range (exclusive).
     pub to: Option<Timestamp>,
-    /// Page size.
-    pub limit: Option<usize>,
-    /// Continue after this token from a previous page.
-    pub page_token: Option<String>,
+    /// Page size and where the page starts.
+    pub page: Page,
 }
 
 impl BreakGlassQuery {
@@ -315,27 +313,7 @@ impl BreakGlassQuery {
         self
     }
 
-    /// Page size.
-    #[must_use]
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Continue from a page token.
-    #[must_use]
-    pub fn after(mut self, token: Option<String>) -> Self {
-        self.page_token = token;
-        self
-    }
-
-    pub(crate) fn page_size(&self) -> usize {
-        sentinel_store::page_size(self.limit)
-    }
-
-    pub(crate) fn cursor(&self) -> Result<Option<Cursor>> {
-        Ok(Cursor::parse_opt(self.page_token.as_deref())?)
-    }
+    sentinel_store::page_builders!();
 
     /// Whether `e` (as of the read) passes the filters.
     pub fn matches(&self, e: &BreakGlassEvent) -> bool {

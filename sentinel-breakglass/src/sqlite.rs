@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Row, TransactionBehavior, params, types::Value};
 use sentinel_store::sqlite::{
-    Database, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -62,8 +62,7 @@ const COLUMNS: &str = "id, invoker, profile, reason_code, justification, duratio
 /// processes sharing the file cannot race past a limit.
 #[derive(Debug, Clone)]
 pub struct SqliteBreakGlassStore {
-    db: Database,
-    clock: Arc<dyn Clock>,
+    db: ClockedDatabase,
 }
 
 fn conversion(col: usize, msg: String) -> rusqlite::Error {
@@ -118,8 +117,7 @@ impl SqliteBreakGlassStore {
     /// Like [`open`](Self::open), reading time from `clock`.
     pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
         Ok(Self {
-            db: Database::open(path, MIGRATIONS).await?,
-            clock,
+            db: ClockedDatabase::open(path, MIGRATIONS, clock).await?,
         })
     }
 
@@ -133,8 +131,9 @@ impl SqliteBreakGlassStore {
 impl BreakGlassStore for SqliteBreakGlassStore {
     async fn invoke(&self, invocation: &Invocation) -> Result<BreakGlassEvent> {
         let invocation = invocation.clone();
-        let clock = Arc::clone(&self.clock);
+        let clock = Arc::clone(self.db.clock());
         self.db
+            .database()
             .call(move |conn| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -202,8 +201,9 @@ impl BreakGlassStore for SqliteBreakGlassStore {
 
     async fn get(&self, id: &str) -> Result<BreakGlassEvent> {
         let id = id.to_owned();
-        let now = self.clock.now();
+        let now = self.db.clock().now();
         self.db
+            .database()
             .read(move |conn| {
                 load(conn, &id)?
                     .map(|e| e.read_at(now))
@@ -215,8 +215,9 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     async fn close(&self, id: &str, by: &str, reason: &str) -> Result<BreakGlassEvent> {
         check_close(id, by, reason)?;
         let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.trim().to_owned());
-        let now = micro(self.clock.now());
+        let now = micro(self.db.clock().now());
         self.db
+            .database()
             .call(move |conn| {
                 let changed = conn
                     .execute(
@@ -236,11 +237,12 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.cursor()?;
-        let size = query.page_size();
+        let after = query.page.cursor()?;
+        let size = query.page.size();
         let query = query.clone();
-        let now = self.clock.now();
+        let now = self.db.clock().now();
         self.db
+            .database()
             .call(move |conn| {
                 let mut filters = Filters::new();
                 filters
@@ -283,8 +285,9 @@ impl BreakGlassStore for SqliteBreakGlassStore {
 
     async fn find_active(&self, invoker: &str, profile: &str) -> Result<Option<BreakGlassEvent>> {
         let (invoker, profile) = (invoker.to_owned(), profile.to_owned());
-        let now = self.clock.now();
+        let now = self.db.clock().now();
         self.db
+            .database()
             .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(&format!(
@@ -306,8 +309,9 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     }
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
-        let now = self.clock.now();
+        let now = self.db.clock().now();
         self.db
+            .database()
             .call(move |conn| {
                 let mut due = claim_expired(
                     conn,

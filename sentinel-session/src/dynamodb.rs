@@ -181,12 +181,7 @@ impl DynamoSessionStore {
     }
 
     async fn load(&self, id: &str) -> Result<Option<ServerSession>> {
-        self.table
-            .get(id)
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.table.load(id, from_item).await
     }
 
     async fn classify(&self, id: &str, now: Timestamp, action: &'static str) -> Error {
@@ -248,7 +243,7 @@ impl DynamoSessionStore {
         query: &SessionQuery,
     ) -> Result<SessionPage> {
         let now = self.clock.now();
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let decode = |item: &Item| {
             Ok::<_, Error>(
                 session_item(item)?
@@ -258,14 +253,14 @@ impl DynamoSessionStore {
         };
         let (sessions, next_page_token) = match index {
             Some((index, attr, value)) => {
-                let (size, after) = (query.page_size(), after.as_ref());
+                let (size, after) = (query.page.size(), after.as_ref());
                 self.table
                     .query_page(index, attr, value, after, size, decode)
                     .await?
             }
             None => {
                 self.table
-                    .scan_page(after.as_ref(), query.page_size(), decode)
+                    .scan_page(after.as_ref(), query.page.size(), decode)
                     .await?
             }
         };

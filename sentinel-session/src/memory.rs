@@ -134,7 +134,7 @@ impl SessionStore for MemorySessionStore {
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
         let now = self.clock.now();
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let matching: Vec<ServerSession> = self
             .read()
             .sessions
@@ -142,7 +142,7 @@ impl SessionStore for MemorySessionStore {
             .map(|s| s.clone().read_at(now))
             .filter(|s| query.matches(s))
             .collect();
-        let (sessions, next_page_token) = paginate(matching, after.as_ref(), query.page_size());
+        let (sessions, next_page_token) = paginate(matching, after.as_ref(), query.page.size());
         Ok(SessionPage {
             sessions,
             next_page_token,

@@ -11,7 +11,7 @@ pub use sentinel_policy::Username;
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
-use sentinel_store::{Cursor, Listed};
+use sentinel_store::{Listed, Page};
 
 /// Longest revocation reason accepted.
 pub const MAX_REASON_LEN: usize = 1024;
@@ -252,10 +252,8 @@ pub struct SessionQuery {
     pub profile: Option<String>,
     /// Only this credential server instance.
     pub server_instance_id: Option<String>,
-    /// Page size.
-    pub limit: Option<usize>,
-    /// Continue after this token from a previous page.
-    pub page_token: Option<String>,
+    /// Page size and where the page starts.
+    pub page: Page,
 }
 
 impl SessionQuery {
@@ -292,28 +290,7 @@ impl SessionQuery {
         self
     }
 
-    /// Page size.
-    #[must_use]
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Continue from a page token.
-    #[must_use]
-    pub fn after(mut self, token: Option<String>) -> Self {
-        self.page_token = token;
-        self
-    }
-
-    pub(crate) fn page_size(&self) -> usize {
-        sentinel_store::page_size(self.limit)
-    }
-
-    /// The position after which this page starts.
-    pub(crate) fn cursor(&self) -> Result<Option<Cursor>> {
-        Ok(Cursor::parse_opt(self.page_token.as_deref())?)
-    }
+    sentinel_store::page_builders!();
 
     /// Whether `s` (as of the read) passes the filters.
     pub fn matches(&self, s: &ServerSession) -> bool {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
-use sentinel_store::sqlite::{Database, Filters, db_err, list_page, load_by_id, micros, timestamp};
+use sentinel_store::sqlite::{
+    ClockedDatabase, Filters, db_err, list_page, load_by_id, micros, timestamp,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -61,8 +63,7 @@ const COLUMNS: &str = "id, user, profile, server_instance_id, status, started_at
 /// share the file; every change is a single conditional statement.
 #[derive(Debug, Clone)]
 pub struct SqliteSessionStore {
-    db: Database,
-    clock: Arc<dyn Clock>,
+    db: ClockedDatabase,
 }
 
 fn row_to_session(row: &Row<'_>) -> rusqlite::Result<ServerSession> {
@@ -115,35 +116,13 @@ impl SqliteSessionStore {
 
     /// Like [`open`](Self::open), reading time from `clock`.
     pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let db = Database::open(path, MIGRATIONS).await?;
-        Ok(Self { db, clock })
+        let db = ClockedDatabase::open(path, MIGRATIONS, clock).await?;
+        Ok(Self { db })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         self.db.path()
-    }
-
-    /// Runs `f` with the connection and the current time on the blocking
-    /// pool.
-    async fn with<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection, Timestamp) -> Result<T> + Send + 'static,
-    {
-        let now = self.clock.now();
-        self.db.call(move |conn| f(conn, now)).await
-    }
-
-    /// Runs the read-only `f` with a connection and the current time,
-    /// inline when that is quick ([`Database::read`]).
-    async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: Fn(&Connection, Timestamp) -> Result<T> + Send + 'static,
-    {
-        let now = self.clock.now();
-        self.db.read(move |conn| f(conn, now)).await
     }
 }
 
@@ -193,7 +172,7 @@ impl SessionStore for SqliteSessionStore {
     async fn create(&self, session: &ServerSession) -> Result<()> {
         check_name("id", &session.id)?;
         let s = session.clone();
-        self.with(move |conn, _| {
+        self.db.call_now(move |conn, _| {
             let inserted = conn
                 .execute(
                     &format!(
@@ -233,17 +212,18 @@ impl SessionStore for SqliteSessionStore {
 
     async fn get(&self, id: &str) -> Result<ServerSession> {
         let id = id.to_owned();
-        self.read(move |conn, now| {
-            load(conn, &id)?
-                .map(|s| s.read_at(now))
-                .ok_or_else(|| Error::NotFound { id: id.clone() })
-        })
-        .await
+        self.db
+            .read_now(move |conn, now| {
+                load(conn, &id)?
+                    .map(|s| s.read_at(now))
+                    .ok_or_else(|| Error::NotFound { id: id.clone() })
+            })
+            .await
     }
 
     async fn touch(&self, id: &str) -> Result<ServerSession> {
         let id = id.to_owned();
-        self.with(move |conn, now| {
+        self.db.call_now(move |conn, now| {
             let changed = conn
                 .execute(
                     "UPDATE sessions SET request_count = request_count + 1, last_access_at = ?2, updated_at = ?2 \
@@ -265,7 +245,7 @@ impl SessionStore for SqliteSessionStore {
         check_name("revoked_by", revoked_by)?;
         check_reason(reason)?;
         let (id, by, reason) = (id.to_owned(), revoked_by.to_owned(), reason.to_owned());
-        self.with(move |conn, now| {
+        self.db.call_now(move |conn, now| {
             let changed = conn
                 .execute(
                     "UPDATE sessions SET status = 'revoked', revoked_by = ?3, revoked_reason = ?4, updated_at = ?2 \
@@ -282,42 +262,43 @@ impl SessionStore for SqliteSessionStore {
     }
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let after = query.cursor()?;
+        let after = query.page.cursor()?;
         let query = query.clone();
-        self.with(move |conn, now| {
-            let mut filters = Filters::new();
-            filters
-                .eq("user", query.user.as_deref())
-                .eq("profile", query.profile.as_deref())
-                .eq("server_instance_id", query.server_instance_id.as_deref());
-            let now_us = || [Value::Integer(micros(now))];
-            match query.status {
-                Some(SessionStatus::Active) => {
-                    filters.and("status = 'active' AND expires_at > ?", now_us());
+        self.db
+            .call_now(move |conn, now| {
+                let mut filters = Filters::new();
+                filters
+                    .eq("user", query.user.as_deref())
+                    .eq("profile", query.profile.as_deref())
+                    .eq("server_instance_id", query.server_instance_id.as_deref());
+                let now_us = || [Value::Integer(micros(now))];
+                match query.status {
+                    Some(SessionStatus::Active) => {
+                        filters.and("status = 'active' AND expires_at > ?", now_us());
+                    }
+                    Some(SessionStatus::Expired) => {
+                        filters.and("status = 'active' AND expires_at <= ?", now_us());
+                    }
+                    Some(SessionStatus::Revoked) => {
+                        filters.and("status = 'revoked'", []);
+                    }
+                    None => {}
                 }
-                Some(SessionStatus::Expired) => {
-                    filters.and("status = 'active' AND expires_at <= ?", now_us());
-                }
-                Some(SessionStatus::Revoked) => {
-                    filters.and("status = 'revoked'", []);
-                }
-                None => {}
-            }
-            let (sessions, next_page_token) = list_page(
-                conn,
-                "sessions",
-                COLUMNS,
-                filters,
-                after.as_ref(),
-                query.page_size(),
-                |r| row_to_session(r).map(|s| s.read_at(now)),
-            )?;
-            Ok(SessionPage {
-                sessions,
-                next_page_token,
+                let (sessions, next_page_token) = list_page(
+                    conn,
+                    "sessions",
+                    COLUMNS,
+                    filters,
+                    after.as_ref(),
+                    query.page.size(),
+                    |r| row_to_session(r).map(|s| s.read_at(now)),
+                )?;
+                Ok(SessionPage {
+                    sessions,
+                    next_page_token,
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn find_by_source_identity(
@@ -325,7 +306,7 @@ impl SessionStore for SqliteSessionStore {
         source_identity: &str,
     ) -> Result<Option<ServerSession>> {
         let si = source_identity.to_owned();
-        self.read(move |conn, now| {
+        self.db.read_now(move |conn, now| {
             let found = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM sessions WHERE source_identity = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
@@ -341,7 +322,7 @@ impl SessionStore for SqliteSessionStore {
 
     async fn put_user_revocation(&self, revocation: &UserRevocation) -> Result<()> {
         let r = revocation.clone();
-        self.with(move |conn, _| {
+        self.db.call_now(move |conn, _| {
             conn.execute(
                 "INSERT INTO user_revocations (user, profile, revoked_by, reason, created_at, expires_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -363,46 +344,49 @@ impl SessionStore for SqliteSessionStore {
 
     async fn user_revocations(&self, user: &str) -> Result<Vec<UserRevocation>> {
         let user = user.to_owned();
-        self.read(move |conn, now| revocations(conn, &user, None, now))
+        self.db
+            .read_now(move |conn, now| revocations(conn, &user, None, now))
             .await
     }
 
     async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()> {
         let (user, profile) = (user.to_owned(), profile.map(str::to_owned));
-        self.with(move |conn, _| {
-            let n = conn
-                .execute(
-                    "DELETE FROM user_revocations WHERE user = ?1 AND profile = ?2",
-                    params![user, profile.clone().unwrap_or_default()],
-                )
-                .map_err(db_err)?;
-            if n == 0 {
-                return Err(Error::RevocationNotFound { user, profile });
-            }
-            Ok(())
-        })
-        .await
+        self.db
+            .call_now(move |conn, _| {
+                let n = conn
+                    .execute(
+                        "DELETE FROM user_revocations WHERE user = ?1 AND profile = ?2",
+                        params![user, profile.clone().unwrap_or_default()],
+                    )
+                    .map_err(db_err)?;
+                if n == 0 {
+                    return Err(Error::RevocationNotFound { user, profile });
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn access(&self, user: &str, profile: &str, session_id: Option<&str>) -> Result<Access> {
         let (user, profile) = (user.to_owned(), profile.to_owned());
         let id = session_id.map(str::to_owned);
-        self.read(move |conn, now| {
-            // One read transaction for both reads: one snapshot, one lock.
-            let tx = conn.unchecked_transaction().map_err(db_err)?;
-            let revocation = revocations(&tx, &user, Some(&profile), now)?
-                .into_iter()
-                .next();
-            let session = match &id {
-                Some(id) => load(&tx, id)?.map(|s| s.read_at(now)),
-                None => None,
-            };
-            tx.commit().map_err(db_err)?;
-            Ok(Access {
-                revocation,
-                session,
+        self.db
+            .read_now(move |conn, now| {
+                // One read transaction for both reads: one snapshot, one lock.
+                let tx = conn.unchecked_transaction().map_err(db_err)?;
+                let revocation = revocations(&tx, &user, Some(&profile), now)?
+                    .into_iter()
+                    .next();
+                let session = match &id {
+                    Some(id) => load(&tx, id)?.map(|s| s.read_at(now)),
+                    None => None,
+                };
+                tx.commit().map_err(db_err)?;
+                Ok(Access {
+                    revocation,
+                    session,
+                })
             })
-        })
-        .await
+            .await
     }
 }

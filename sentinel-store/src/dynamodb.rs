@@ -210,6 +210,19 @@ impl Table {
         Ok(out.item().cloned())
     }
 
+    /// The record with key `id`, read consistently and turned into a
+    /// record by `decode`; `None` when there is no such item.
+    pub async fn load<T, E>(
+        &self,
+        id: &str,
+        decode: impl FnOnce(&Item) -> std::result::Result<T, E>,
+    ) -> std::result::Result<Option<T>, E>
+    where
+        E: From<Error>,
+    {
+        self.get(id).await?.as_ref().map(decode).transpose()
+    }
+
     /// One page from the GSI `index` (partition `key_attr` = `key_value`,
     /// sort key `created_at`), newest first. `decode` turns an item into a
     /// record, or `None` when it does not pass the other filters; DynamoDB

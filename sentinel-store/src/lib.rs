@@ -22,6 +22,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use dir::private_dir;
 pub use error::{Error, Result};
 pub use layout::{Gsi, TableLayout};
-pub use page::{Cursor, Listed, newest_first, page_size, paginate};
+pub use page::{Cursor, Listed, Page, newest_first, page_size, paginate};
 pub use sweep::{SWEEP_BATCH, sweep};
 pub use timeouts::Timeouts;

@@ -26,6 +26,51 @@ pub fn page_size(limit: Option<usize>) -> usize {
     limit.unwrap_or(100).clamp(1, 1000)
 }
 
+/// The paging part of a listing query: how many records a page holds and
+/// where it starts. Every store's query embeds one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Page {
+    /// Page size (see [`page_size`]).
+    pub limit: Option<usize>,
+    /// Continue after this token from a previous page.
+    pub token: Option<String>,
+}
+
+impl Page {
+    /// The page size: [`page_size`] of the limit.
+    pub fn size(&self) -> usize {
+        page_size(self.limit)
+    }
+
+    /// The position after which this page starts; a token not made by
+    /// [`Cursor::token`] is [`Error::Invalid`] (`page_token`).
+    pub fn cursor(&self) -> Result<Option<Cursor>> {
+        Cursor::parse_opt(self.token.as_deref())
+    }
+}
+
+/// The paging builder methods of a listing query, `limit` and `after`,
+/// written inside its `impl` block; the query has a `page: Page` field.
+#[macro_export]
+macro_rules! page_builders {
+    () => {
+        /// Page size.
+        #[must_use]
+        pub fn limit(mut self, limit: usize) -> Self {
+            self.page.limit = Some(limit);
+            self
+        }
+
+        /// Continue from a page token.
+        #[must_use]
+        pub fn after(mut self, token: Option<String>) -> Self {
+            self.page.token = token;
+            self
+        }
+    };
+}
+
 /// A position in a listing: the last record of the previous page. Its token
 /// is `<created_at microseconds>.<id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::page::{Cursor, Listed, paginate};
 
@@ -240,6 +241,76 @@ impl Database {
             return Ok(v);
         }
         self.call(move |conn| f(conn)).await
+    }
+}
+
+/// A store's [`Database`] and the [`Clock`] it reads time from: what every
+/// SQLite store is built on. Work runs with the current time in whole
+/// microseconds, the precision the file stores, so a time compared in SQL is
+/// the one compared in Rust.
+#[derive(Debug, Clone)]
+pub struct ClockedDatabase {
+    db: Database,
+    clock: Arc<dyn Clock>,
+}
+
+impl ClockedDatabase {
+    /// Opens the file at `path` as [`Database::open`] does, reading time
+    /// from `clock`.
+    pub async fn open(
+        path: impl Into<PathBuf>,
+        migrations: &'static [&'static str],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        Ok(Self {
+            db: Database::open(path, migrations).await?,
+            clock,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// The database, for work that reads the clock itself.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current time, in whole microseconds.
+    pub fn now(&self) -> Timestamp {
+        let now = self.clock.now();
+        Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now)
+    }
+
+    /// Runs `f` with the connection and [`now`](Self::now) on the blocking
+    /// pool ([`Database::call`]).
+    pub async fn call_now<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(&mut Connection, Timestamp) -> Result<T, E> + Send + 'static,
+    {
+        let now = self.now();
+        self.db.call(move |conn| f(conn, now)).await
+    }
+
+    /// Runs the read-only `f` with a connection and [`now`](Self::now),
+    /// inline when that is quick ([`Database::read`]).
+    pub async fn read_now<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: Fn(&Connection, Timestamp) -> Result<T, E> + Send + 'static,
+    {
+        let now = self.now();
+        self.db.read(move |conn| f(conn, now)).await
     }
 }
 
