@@ -335,16 +335,12 @@ mod tests {
                 r#"{{"version": "1", "rules": [{rule}], "profiles": {{"a": {dev}, "a": {dev}}}}}"#
             ),
             r#"{"version": "1", "rules": [["a", "allow"]]}"#.to_owned(),
-            format!(
-                r#"{{"version": "1", "rules": [{{"name": "a", "effect": {{"allow": null}}}}]}}"#
-            ),
-            format!(
-                r#"{{"version": "1", "rules": [{{"name": "a", "effect": "allow", "reason": null}}]}}"#
-            ),
-            format!(r#"{{"version": "1", "rules": [{{"name": "caf\u00e9", "effect": "allow"}}]}}"#),
-            format!(
-                "{{\"version\": \"1\", \"rules\": [{{\"name\": \"caf\u{e9}\", \"effect\": \"allow\"}}]}}"
-            ),
+            r#"{"version": "1", "rules": [{"name": "a", "effect": {"allow": null}}]}"#.to_owned(),
+            r#"{"version": "1", "rules": [{"name": "a", "effect": "allow", "reason": null}]}"#
+                .to_owned(),
+            r#"{"version": "1", "rules": [{"name": "caf\u00e9", "effect": "allow"}]}"#.to_owned(),
+            "{\"version\": \"1\", \"rules\": [{\"name\": \"caf\u{e9}\", \"effect\": \"allow\"}]}"
+                .to_owned(),
             format!("{{\t\"version\": \"1\", \"rules\": [{rule}]}}"),
             format!(r#"{{"version": "1", "rules": [{rule}]}} {{}}"#),
             format!(r#"{{"version": "1", "rules": [{rule},]}}"#),
