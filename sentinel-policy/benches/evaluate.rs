@@ -15,7 +15,10 @@
 //!   `parse_validate_compile` (YAML) and `parse_validate_compile_json` the
 //!   whole way from text; `parse_validate` and `parse_validate_json` text to
 //!   a checked [`PolicyDocument`] only; `compile_only` validates and
-//!   compiles an already parsed document; `cedar_policy_set_parse` parses
+//!   compiles an already parsed document; `yaml_scanner_floor` runs
+//!   saphyr's parser over the YAML text (events only, no tree) and
+//!   `json_syntax_floor` serde_json over the JSON text (nothing kept), the
+//!   floors under the two whole loads; `cedar_policy_set_parse` parses
 //!   the same rules as Cedar policies, for the ratio. Run only these with
 //!   `cargo bench -p sentinel-policy --bench evaluate -- compile/`.
 //!
@@ -557,6 +560,30 @@ fn compile(c: &mut Criterion) {
         BenchmarkId::new("parse_validate_json", n),
         &json,
         |b, text| b.iter(|| PolicyDocument::parse(black_box(text), "bench.json").unwrap()),
+    );
+    // The floors: what the YAML parser (events only, no tree) and
+    // serde_json (syntax only, nothing kept) take for the same text.
+    group.bench_with_input(
+        BenchmarkId::new("yaml_scanner_floor", n),
+        &yaml,
+        |b, text| {
+            b.iter(|| {
+                let mut parser = saphyr_parser::Parser::new_from_str(black_box(text));
+                let mut events = 0usize;
+                while let Some(event) = parser.next_event() {
+                    event.unwrap();
+                    events += 1;
+                }
+                events
+            })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::new("json_syntax_floor", n),
+        &json,
+        |b, text| {
+            b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(text)).unwrap())
+        },
     );
     group.bench_with_input(BenchmarkId::new("compile_only", n), &doc, |b, doc| {
         b.iter_batched(

@@ -11,7 +11,7 @@ use crate::document::{ApprovalSection, BreakGlassSection, PolicyDocument, RateLi
 use crate::error::Problem;
 use crate::path::Seg;
 use crate::tree::{Node, read_tree};
-use crate::validate::{Parts, validate};
+use crate::validate::{Parts, validate, validate_document};
 
 const TOP_LEVEL: &[&str] = &[
     "version",
@@ -29,11 +29,18 @@ const TOP_LEVEL: &[&str] = &[
 pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
     // JSON that the fast reader takes and that turns out valid needs no
     // positions; anything else is read (again) with them.
-    if let Some(value) = crate::json::read(text)
-        && let Ok(doc) = document(value, None)
-    {
-        return Ok(doc);
+    if let Some(doc) = crate::json::read(text) {
+        let mut c = Collector::new(None);
+        validate_document(&doc, &mut c);
+        if c.problems.is_empty() {
+            return Ok(doc);
+        }
     }
+    parse_slowly(text)
+}
+
+/// [`parse_document`] without the fast way in for JSON.
+pub(crate) fn parse_slowly(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
     let (value, tree) = read_tree(text).map_err(|p| vec![p])?;
     document(value, Some(&tree))
 }

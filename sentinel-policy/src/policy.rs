@@ -199,9 +199,9 @@ struct Lists {
 }
 
 impl Lists {
-    fn by_dense_key(mut entries: Vec<(u32, u32)>, keys: usize) -> Self {
-        // Stable sort: rule order within a key is kept.
-        entries.sort_by_key(|&(k, _)| k);
+    fn by_dense_key(entries: Vec<(u32, u32)>, keys: usize) -> Self {
+        // A counting sort: entries come in rule order, and each key's list
+        // keeps it. Keys are below `keys`; any other is dropped.
         let mut starts = vec![0u32; keys + 1];
         for &(k, _) in &entries {
             if let Some(n) = starts.get_mut(k as usize + 1) {
@@ -211,10 +211,17 @@ impl Lists {
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        Self {
-            starts,
-            rules: entries.into_iter().map(|(_, r)| r).collect(),
+        let mut next = starts.clone();
+        let mut rules = vec![0u32; starts.last().map_or(0, |&n| n as usize)];
+        for (k, r) in entries {
+            if let Some(at) = next.get_mut(k as usize)
+                && let Some(slot) = rules.get_mut(*at as usize)
+            {
+                *slot = r;
+                *at += 1;
+            }
         }
+        Self { starts, rules }
     }
 
     fn get(&self, key: u32) -> &[u32] {
@@ -235,7 +242,9 @@ struct PairLists {
 
 impl PairLists {
     fn new(mut entries: Vec<((u32, u32), u32)>) -> Self {
-        entries.sort_by_key(|&(k, _)| k);
+        // (key, rule) entries are distinct: sorting them whole keeps each
+        // key's rules in rule order.
+        entries.sort_unstable();
         let mut ranges = FxHashMap::default();
         let mut rules = Vec::with_capacity(entries.len());
         for (key, rule) in entries {

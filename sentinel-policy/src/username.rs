@@ -91,6 +91,12 @@ fn is_username_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || USERNAME_PUNCTUATION.contains(c)
 }
 
+/// Whether [`Username::parse`] takes `s` as it is: checked without
+/// allocating, as a policy names thousands of users.
+pub(crate) fn is_canonical(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_USERNAME_LEN && s.chars().all(is_username_char)
+}
+
 fn shown(s: &str) -> String {
     s.chars().take(MAX_USERNAME_LEN).collect()
 }
@@ -99,6 +105,9 @@ impl Username {
     /// Accepts exactly the canonical form; anything else is an error that
     /// says what is wrong (and, for upper case, the canonical spelling).
     pub fn parse(s: &str) -> Result<Self, UsernameError> {
+        if is_canonical(s) {
+            return Ok(Username(s.into()));
+        }
         let lower = Self::from_aws_name(s)?;
         if *lower.0 != *s {
             return Err(UsernameError::NotCanonical {

@@ -15,7 +15,7 @@ use crate::error::Problem;
 use crate::identity::{PrincipalKey, RolePattern};
 use crate::path::At;
 use crate::types::{PolicyDuration, STS_MAX_DURATION, STS_MIN_DURATION};
-use crate::username::{MAX_USERNAME_LEN, Username, UsernameError};
+use crate::username::{MAX_USERNAME_LEN, Username, UsernameError, is_canonical};
 
 /// Longest access an approval may grant.
 pub const MAX_APPROVAL_DURATION: Duration = Duration::from_secs(8 * 3600);
@@ -125,6 +125,9 @@ fn check_users(c: &mut Collector<'_>, path: &At<'_>, what: &str, items: &[String
 }
 
 fn check_user(c: &mut Collector<'_>, at: &At<'_>, what: &str, item: &str) {
+    if is_canonical(item) {
+        return;
+    }
     let Err(e) = Username::parse(item) else {
         return;
     };
