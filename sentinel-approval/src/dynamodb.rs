@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::Timestamp;
+use sentinel_store::Record;
 use sentinel_store::dynamodb::{
-    Fields, Gsi, Item, Table, TableLayout, create_table, is_condition_failed, n, s, sort_key,
+    Fields, Gsi, Item, Table, TableLayout, create_table, n, s, sort_key,
 };
 
 use crate::error::{Error, Result};
@@ -18,7 +19,7 @@ use crate::model::{
     AccessRequest, PENDING_TTL, RequestPage, RequestQuery, RequestStatus, add, best_approval,
     check_name, clean_comment, micro,
 };
-use crate::store::{Action, Clock, RequestStore, SystemClock};
+use crate::store::{Action, Clock, RequestStore};
 
 /// The default name of the request table (the earlier Go Sentinel's).
 pub const DEFAULT_REQUEST_TABLE: &str = "sentinel-requests";
@@ -104,23 +105,7 @@ fn from_item(item: &Item) -> Result<AccessRequest> {
 }
 
 impl DynamoRequestStore {
-    /// A store on `table` (see [`DEFAULT_REQUEST_TABLE`]).
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self::with_clock(client, table, Arc::new(SystemClock))
-    }
-
-    /// Like [`new`](Self::new), reading time from `clock`.
-    pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            table: Table::new(client, table, &REQUEST_TABLE_LAYOUT),
-            clock,
-        }
-    }
-
-    /// The table name.
-    pub fn table(&self) -> &str {
-        self.table.name()
-    }
+    sentinel_store::dynamo_store_constructors!(&REQUEST_TABLE_LAYOUT, DEFAULT_REQUEST_TABLE);
 
     async fn load(&self, id: &str) -> Result<Option<AccessRequest>> {
         self.table.load(id, from_item).await
@@ -164,70 +149,35 @@ impl DynamoRequestStore {
             let end = add(now, current.duration).max(add(current.created_at, PENDING_TTL));
             values.push((":ttl", ttl(end)));
         }
-        let mut req = self
+        let names: &[(&str, &str)] = if action == Action::Approve {
+            &[("#ttl", "ttl")]
+        } else {
+            &[]
+        };
+        let set = format!("SET {}", set.join(", "));
+        match self
             .table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .key("id", s(id))
-            .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression(
-                "attribute_exists(id) AND #status = :pending AND expires_at > :now_us",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":now_us", n(now.as_microsecond()))
-            .return_values(ReturnValue::AllNew);
-        if action == Action::Approve {
-            req = req.expression_attribute_names("#ttl", "ttl");
-        }
-        for (k, v) in values {
-            req = req.expression_attribute_values(k, v);
-        }
-        match req.send().await {
-            Ok(out) => match out.attributes() {
-                Some(item) => Ok(from_item(item)?.read_at(now)),
-                None => Err(sentinel_store::dynamodb::corrupt(RECORD, "attributes").into()),
-            },
-            Err(e) if is_condition_failed(&e) => match self.load(id).await? {
+            .update_live(id, "pending", now, &set, names, values, from_item)
+            .await?
+        {
+            Some(v) => Ok(v),
+            None => match self.load(id).await? {
                 None => Err(Error::NotFound { id: id.to_owned() }),
                 Some(v) => Err(action.transition_error(&v.read_at(now))),
             },
-            Err(e) => Err(self.table.err("UpdateItem", e).into()),
         }
     }
 
-    /// One page of `query` as of `now`: from the GSI `(index, key
-    /// attribute, key value)` newest first, or without one from a scan
-    /// ordered here.
+    /// One page of `query` as of `now` (see [`Table::list`]).
     async fn list_page(
         &self,
         index: Option<(&str, &str, &str)>,
         query: &RequestQuery,
         now: Timestamp,
     ) -> Result<RequestPage> {
-        let after = query.page.cursor()?;
-        let decode = |item: &Item| {
-            let v = from_item(item)?.read_at(now);
-            Ok::<_, Error>(query.matches(&v).then_some(v))
-        };
-        let (requests, next_page_token) = match index {
-            Some((index, attr, value)) => {
-                let (size, after) = (query.page.size(), after.as_ref());
-                self.table
-                    .query_page(index, attr, value, after, size, decode)
-                    .await?
-            }
-            None => {
-                self.table
-                    .scan_page(after.as_ref(), query.page.size(), decode)
-                    .await?
-            }
-        };
-        Ok(RequestPage {
-            requests,
-            next_page_token,
-        })
+        let decode = |item: &Item| from_item(item).map(Some);
+        let page = self.table.list(index, query, now, decode).await?;
+        Ok(RequestPage::from_parts(page))
     }
 }
 
@@ -235,34 +185,11 @@ impl DynamoRequestStore {
 impl RequestStore for DynamoRequestStore {
     async fn create(&self, request: &AccessRequest) -> Result<()> {
         check_name("id", &request.id)?;
-        match self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(to_item(request)))
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(Error::Conflict {
-                id: request.id.clone(),
-                what: "already exists".into(),
-            }),
-            Err(e) => Err(self.table.err("PutItem", e).into()),
-        }
+        Ok(self.table.put_new(&request.id, to_item(request)).await?)
     }
 
     async fn get(&self, id: &str) -> Result<AccessRequest> {
-        if id.is_empty() {
-            return Err(Error::NotFound { id: id.to_owned() });
-        }
-        let now = self.clock.now();
-        self.load(id)
-            .await?
-            .map(|v| v.read_at(now))
-            .ok_or_else(|| Error::NotFound { id: id.to_owned() })
+        self.table.get_record(id, self.clock.now(), from_item).await
     }
 
     async fn approve(
@@ -328,13 +255,9 @@ impl RequestStore for DynamoRequestStore {
     }
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
-        let now = self.clock.now();
         self.table
-            .claim_expired("pending", now, limit)
-            .await?
-            .iter()
-            .map(|item| from_item(item).map(|r| r.read_at(now)))
-            .collect()
+            .claim_expired("pending", self.clock.now(), limit, from_item)
+            .await
     }
 }
 

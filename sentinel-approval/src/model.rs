@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
-use sentinel_store::{Listed, Page};
+use sentinel_store::{Listed, Page, Query, Record, passes};
 
 /// Shortest justification (characters, after trimming).
 pub const MIN_JUSTIFICATION_LEN: usize = 10;
@@ -235,12 +235,6 @@ impl AccessRequest {
         self.access_window()
             .is_some_and(|(start, end)| start <= now && now < end)
     }
-
-    /// The same record with `status` as of `now` (what stores return).
-    pub(crate) fn read_at(mut self, now: Timestamp) -> Self {
-        self.status = self.status_at(now);
-        self
-    }
 }
 
 impl Listed for AccessRequest {
@@ -250,6 +244,17 @@ impl Listed for AccessRequest {
 
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+impl Record for AccessRequest {
+    fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    fn read_at(mut self, now: Timestamp) -> Self {
+        self.status = self.status_at(now);
+        self
     }
 }
 
@@ -299,9 +304,19 @@ impl RequestQuery {
 
     /// Whether `r` (as of the read) passes the filters.
     pub fn matches(&self, r: &AccessRequest) -> bool {
-        self.requester.as_ref().is_none_or(|u| *u == r.requester)
-            && self.status.is_none_or(|st| st == r.status)
-            && self.profile.as_ref().is_none_or(|p| *p == r.profile)
+        passes(self.requester.as_deref(), &r.requester)
+            && passes(self.status.as_ref(), &r.status)
+            && passes(self.profile.as_deref(), &r.profile)
+    }
+}
+
+impl Query<AccessRequest> for RequestQuery {
+    fn page(&self) -> &Page {
+        &self.page
+    }
+
+    fn matches(&self, r: &AccessRequest) -> bool {
+        RequestQuery::matches(self, r)
     }
 }
 
@@ -313,6 +328,17 @@ pub struct RequestPage {
     pub requests: Vec<AccessRequest>,
     /// Pass to [`RequestQuery::after`] for the next page; `None` at the end.
     pub next_page_token: Option<String>,
+}
+
+impl RequestPage {
+    pub(crate) fn from_parts(
+        (requests, next_page_token): (Vec<AccessRequest>, Option<String>),
+    ) -> Self {
+        Self {
+            requests,
+            next_page_token,
+        }
+    }
 }
 
 /// Of several usable approvals, the one whose window ends last (then the

@@ -1,21 +1,20 @@
 //! The embedded SQLite backend.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sentinel_store::Record;
 use sentinel_store::sqlite::{
-    ClockedDatabase, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, timestamp,
 };
 
 use crate::error::{Error, Result};
 use crate::model::{
     AccessRequest, RequestPage, RequestQuery, RequestStatus, check_name, clean_comment,
 };
-use crate::store::{Action, Clock, RequestStore, SystemClock};
+use crate::store::{Action, RequestStore};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run.
@@ -48,6 +47,8 @@ CREATE INDEX requests_unannounced ON requests (expires_at, id)
     WHERE status = 'pending' AND expiry_announced = 0;
 ",
 ];
+
+const TABLE: &str = "requests";
 
 const COLUMNS: &str = "id, requester, profile, justification, duration_secs, status, created_at, \
      updated_at, expires_at, approver, approver_comment, approved_at";
@@ -90,22 +91,7 @@ fn row_to_request(row: &Row<'_>) -> rusqlite::Result<AccessRequest> {
 }
 
 impl SqliteRequestStore {
-    /// Opens (creating if needed) the database at `path` and brings its
-    /// schema up to date.
-    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
-        Self::open_with_clock(path, Arc::new(SystemClock)).await
-    }
-
-    /// Like [`open`](Self::open), reading time from `clock`.
-    pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let db = ClockedDatabase::open(path, MIGRATIONS, clock).await?;
-        Ok(Self { db })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        self.db.path()
-    }
+    sentinel_store::sqlite_store_constructors!(MIGRATIONS, Error);
 
     async fn change(
         &self,
@@ -150,7 +136,7 @@ impl SqliteRequestStore {
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<AccessRequest>> {
-    Ok(load_by_id(conn, "requests", COLUMNS, id, row_to_request)?)
+    Ok(load_by_id(conn, TABLE, COLUMNS, id, row_to_request)?)
 }
 
 #[async_trait]
@@ -158,12 +144,13 @@ impl RequestStore for SqliteRequestStore {
     async fn create(&self, request: &AccessRequest) -> Result<()> {
         check_name("id", &request.id)?;
         let r = request.clone();
-        self.db.call_now(move |conn, _| {
-            let inserted = conn
-                .execute(
-                    &format!(
-                        "INSERT INTO requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING"
-                    ),
+        self.db
+            .call_now(move |conn, _| {
+                Ok(insert_new(
+                    conn,
+                    TABLE,
+                    COLUMNS,
+                    &r.id,
                     params![
                         r.id,
                         r.requester,
@@ -178,28 +165,13 @@ impl RequestStore for SqliteRequestStore {
                         r.approver_comment,
                         r.approved_at.map(micros),
                     ],
-                )
-                .map_err(db_err)?;
-            if inserted == 0 {
-                return Err(Error::Conflict {
-                    id: r.id,
-                    what: "already exists".into(),
-                });
-            }
-            Ok(())
-        })
-        .await
+                )?)
+            })
+            .await
     }
 
     async fn get(&self, id: &str) -> Result<AccessRequest> {
-        let id = id.to_owned();
-        self.db
-            .read_now(move |conn, now| {
-                load(conn, &id)?
-                    .map(|r| r.read_at(now))
-                    .ok_or_else(|| Error::NotFound { id: id.clone() })
-            })
-            .await
+        Ok(self.db.get(TABLE, COLUMNS, id, row_to_request).await?)
     }
 
     async fn approve(
@@ -220,42 +192,22 @@ impl RequestStore for SqliteRequestStore {
     }
 
     async fn list(&self, query: &RequestQuery) -> Result<RequestPage> {
-        let after = query.page.cursor()?;
-        let query = query.clone();
-        self.db
-            .call_now(move |conn, now| {
-                let mut filters = Filters::new();
-                filters
-                    .eq("requester", query.requester.as_deref())
-                    .eq("profile", query.profile.as_deref());
-                let now_us = || [Value::Integer(micros(now))];
-                match query.status {
-                    Some(RequestStatus::Pending) => {
-                        filters.and("status = 'pending' AND expires_at > ?", now_us());
-                    }
-                    Some(RequestStatus::Expired) => {
-                        filters.and("status = 'pending' AND expires_at <= ?", now_us());
-                    }
-                    Some(s) => {
-                        filters.eq("status", Some(s.stored()));
-                    }
-                    None => {}
-                }
-                let (requests, next_page_token) = list_page(
-                    conn,
-                    "requests",
-                    COLUMNS,
-                    filters,
-                    after.as_ref(),
-                    query.page.size(),
-                    |r| row_to_request(r).map(|v| v.read_at(now)),
-                )?;
-                Ok(RequestPage {
-                    requests,
-                    next_page_token,
-                })
-            })
-            .await
+        let q = query.clone();
+        let filters = move |f: &mut Filters, now| {
+            f.eq("requester", q.requester.as_deref())
+                .eq("profile", q.profile.as_deref());
+            match q.status {
+                Some(RequestStatus::Pending) => f.unexpired("pending", now),
+                Some(RequestStatus::Expired) => f.expired("pending", now),
+                Some(s) => f.eq("status", Some(s.stored())),
+                None => f,
+            };
+        };
+        let page = self
+            .db
+            .list(TABLE, COLUMNS, &query.page, filters, row_to_request)
+            .await?;
+        Ok(RequestPage::from_parts(page))
     }
 
     async fn find_approved(
@@ -284,22 +236,9 @@ impl RequestStore for SqliteRequestStore {
     }
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<AccessRequest>> {
-        let now = self.db.clock().now();
-        self.db
-            .database()
-            .call(move |conn| {
-                let mut due = claim_expired(
-                    conn,
-                    "requests",
-                    "pending",
-                    COLUMNS,
-                    now,
-                    limit,
-                    row_to_request,
-                )?;
-                due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-                Ok(due.into_iter().map(|v| v.read_at(now)).collect())
-            })
-            .await
+        Ok(self
+            .db
+            .claim_expired(TABLE, "pending", COLUMNS, limit, row_to_request)
+            .await?)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::Client;
+pub use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -15,6 +15,7 @@ use crate::aws::{EndpointRecorder, no_answer};
 use crate::error::{Error, Result};
 pub use crate::layout::{Gsi, TableLayout};
 use crate::page::{Cursor, Listed, paginate};
+use crate::record::{Query, Record};
 
 /// A stored item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -299,34 +300,165 @@ impl Table {
         Ok((out.items().to_vec(), next))
     }
 
+    /// Stores `item`, the new record `id`; [`Error::Conflict`] when the id
+    /// is taken (nothing is written then).
+    pub async fn put_new(&self, id: &str, item: Item) -> Result<()> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(Error::conflict(id)),
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    /// The record `id` as of `now`, read consistently and turned into a
+    /// record by `decode`; [`Error::NotFound`] when there is none (an empty
+    /// id, which DynamoDB cannot look up, included).
+    pub async fn get_record<T, E>(
+        &self,
+        id: &str,
+        now: Timestamp,
+        decode: impl FnOnce(&Item) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        T: Record,
+        E: From<Error>,
+    {
+        if id.is_empty() {
+            return Err(Error::not_found(id).into());
+        }
+        self.load(id, decode)
+            .await?
+            .map(|r| r.read_at(now))
+            .ok_or_else(|| Error::not_found(id).into())
+    }
+
+    /// Changes the record `id` with one conditional UpdateItem, only while
+    /// its stored `status` is `live` and it has not expired at `now`: `set`
+    /// is the update expression (`#status` names the status attribute),
+    /// `names` and `values` the rest of its names and values. Returns the
+    /// record as changed, as of `now`, or `None` when the condition failed
+    /// (the caller reads the record to say why).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_live<T, E>(
+        &self,
+        id: &str,
+        live: &str,
+        now: Timestamp,
+        set: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+        decode: impl FnOnce(&Item) -> std::result::Result<T, E>,
+    ) -> std::result::Result<Option<T>, E>
+    where
+        T: Record,
+        E: From<Error>,
+    {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("id", s(id))
+            .update_expression(set)
+            .condition_expression(
+                "attribute_exists(id) AND #status = :live AND expires_at > :now_us",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":live", s(live))
+            .expression_attribute_values(":now_us", n(now.as_microsecond()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        for (k, v) in names {
+            req = req.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        match req.send().await {
+            Ok(out) => match out.attributes() {
+                Some(item) => Ok(Some(decode(item)?.read_at(now))),
+                None => Err(corrupt(self.layout.record, "attributes").into()),
+            },
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(self.err("UpdateItem", e).into()),
+        }
+    }
+
+    /// One page of `query` as of `now`: from the GSI `(index, key
+    /// attribute, key value)` newest first (see [`query_page`](Self::query_page)),
+    /// or without one from a scan ordered here (see
+    /// [`scan_page`](Self::scan_page)). `decode` turns an item into a
+    /// record, or `None` for an item of another kind that shares the
+    /// table; records are read as of `now` and filtered by the query.
+    pub async fn list<T, E, Q>(
+        &self,
+        index: Option<(&str, &str, &str)>,
+        query: &Q,
+        now: Timestamp,
+        mut decode: impl FnMut(&Item) -> std::result::Result<Option<T>, E> + Send,
+    ) -> std::result::Result<(Vec<T>, Option<String>), E>
+    where
+        T: Record + Send,
+        E: From<Error>,
+        Q: Query<T> + Sync,
+    {
+        let after = query.page().cursor()?;
+        let size = query.page().size();
+        let decode = move |item: &Item| {
+            Ok(decode(item)?
+                .map(|r| r.read_at(now))
+                .filter(|r| query.matches(r)))
+        };
+        match index {
+            Some((index, attr, value)) => {
+                self.query_page(index, attr, value, after.as_ref(), size, decode)
+                    .await
+            }
+            None => self.scan_page(after.as_ref(), size, decode).await,
+        }
+    }
+
     /// Claims up to `limit` records whose stored `status` is `status`, whose
     /// `expires_at` (microseconds) is at or before `now`, and that carry no
     /// `expiry_announced` mark yet, oldest expiry first. Each is marked with
     /// a conditional update, so of racing claimers exactly one gets it; the
     /// claimed items are returned as updated. Candidates come from the
     /// `gsi-status` index (eventually consistent, which a sweep can live
-    /// with: a record missed now is claimed by the next sweep).
-    pub async fn claim_expired(
+    /// with: a record missed now is claimed by the next sweep). `decode`
+    /// turns a claimed item into a record, returned as of `now`.
+    pub async fn claim_expired<T, E>(
         &self,
         status: &str,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<Item>> {
+        decode: impl Fn(&Item) -> Result<T, E>,
+    ) -> Result<Vec<T>, E>
+    where
+        T: Record,
+        E: From<Error>,
+    {
         let now_us = now.as_microsecond();
         let mut due: Vec<(i64, String)> = Vec::new();
         let mut start = None;
         loop {
             let (items, next) = self
                 .query_once("gsi-status", "status", status, start)
-                .await?;
+                .await
+                .map_err(E::from)?;
             for item in &items {
                 let f = Fields::new(item, "record");
                 if item.contains_key("expiry_announced") {
                     continue;
                 }
-                let expires = f.n("expires_at")?;
+                let expires = f.n("expires_at").map_err(E::from)?;
                 if expires <= now_us {
-                    due.push((expires, f.s("id")?));
+                    due.push((expires, f.s("id").map_err(E::from)?));
                 }
             }
             match next {
@@ -356,9 +488,13 @@ impl Table {
                 .send()
                 .await;
             match result {
-                Ok(out) => claimed.extend(out.attributes().cloned()),
+                Ok(out) => {
+                    if let Some(item) = out.attributes() {
+                        claimed.push(decode(item)?.read_at(now));
+                    }
+                }
                 Err(e) if is_condition_failed(&e) => {}
-                Err(e) => return Err(self.err("UpdateItem", e)),
+                Err(e) => return Err(self.err("UpdateItem", e).into()),
             }
         }
         Ok(claimed)
@@ -407,6 +543,37 @@ impl Table {
         }
         Ok(paginate(all, after, size))
     }
+}
+
+/// The constructors of a DynamoDB store, written inside its `impl` block:
+/// `new`, on the system clock, `with_clock` and `table`. The store has the
+/// fields `table`, a [`Table`] laid out as `$layout`, and `clock`;
+/// `$default` names the default table name in the documentation.
+#[macro_export]
+macro_rules! dynamo_store_constructors {
+    ($layout:expr, $default:ident) => {
+        #[doc = concat!("A store on `table` (see [`", stringify!($default), "`]).")]
+        pub fn new(client: $crate::dynamodb::Client, table: impl Into<String>) -> Self {
+            Self::with_clock(client, table, ::std::sync::Arc::new($crate::SystemClock))
+        }
+
+        /// Like [`new`](Self::new), reading time from `clock`.
+        pub fn with_clock(
+            client: $crate::dynamodb::Client,
+            table: impl Into<String>,
+            clock: ::std::sync::Arc<dyn $crate::Clock>,
+        ) -> Self {
+            Self {
+                table: $crate::dynamodb::Table::new(client, table, $layout),
+                clock,
+            }
+        }
+
+        /// The table name.
+        pub fn table(&self) -> &str {
+            self.table.name()
+        }
+    };
 }
 
 /// Creates a store table as `layout` describes it. An existing table is an

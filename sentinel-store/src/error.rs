@@ -20,6 +20,23 @@ pub enum Error {
         reason: String,
     },
 
+    /// No record with that id.
+    #[error("no record \"{id}\"")]
+    NotFound {
+        /// The id looked up.
+        id: String,
+    },
+
+    /// A conditional write lost: the record exists already or changed
+    /// meanwhile. Nothing was written.
+    #[error("record \"{id}\" {what}")]
+    Conflict {
+        /// The record id.
+        id: String,
+        /// What was in the way.
+        what: String,
+    },
+
     /// A DynamoDB table the store needs does not exist. The frontend says
     /// how to create it from `layout`.
     #[error("DynamoDB table \"{table}\" does not exist")]
@@ -61,11 +78,25 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// No record `id`.
+    pub fn not_found(id: &str) -> Self {
+        Error::NotFound { id: id.to_owned() }
+    }
+
+    /// A new record whose id `id` is taken.
+    pub fn conflict(id: &str) -> Self {
+        Error::Conflict {
+            id: id.to_owned(),
+            what: "already exists".into(),
+        }
+    }
 }
 
 /// The conversions every store crate's error needs, for an error type with
-/// the variants `Invalid { field, reason }`, `MissingTable { table, layout }`
-/// and `Backend { backend, source }` (the shapes of this crate's [`Error`]):
+/// the variants `NotFound { id }`, `Conflict { id, what }`,
+/// `Invalid { field, reason }`, `MissingTable { table, layout }` and
+/// `Backend { backend, source }` (the shapes of this crate's [`Error`]):
 /// `From<sentinel_store::Error>` (any other variant becomes `Backend` of
 /// backend `store`) and a crate-private `invalid(field, reason)`.
 #[macro_export]
@@ -84,6 +115,8 @@ macro_rules! store_error_conversions {
         impl From<$crate::Error> for $error {
             fn from(e: $crate::Error) -> Self {
                 match e {
+                    $crate::Error::NotFound { id } => Self::NotFound { id },
+                    $crate::Error::Conflict { id, what } => Self::Conflict { id, what },
                     $crate::Error::Invalid { field, reason } => Self::Invalid { field, reason },
                     $crate::Error::MissingTable { table, layout } => {
                         Self::MissingTable { table, layout }

@@ -10,7 +10,9 @@ mod dir;
 pub mod dynamodb;
 mod error;
 mod layout;
+pub mod memory;
 mod page;
+mod record;
 pub mod secs;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -23,5 +25,6 @@ pub use dir::private_dir;
 pub use error::{Error, Result};
 pub use layout::{Gsi, TableLayout};
 pub use page::{Cursor, Listed, Page, newest_first, page_size, paginate};
+pub use record::{Query, Record, by_expiry, passes};
 pub use sweep::{SWEEP_BATCH, sweep};
 pub use timeouts::Timeouts;

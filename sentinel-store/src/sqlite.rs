@@ -10,7 +10,8 @@ use rusqlite::types::Value;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::page::{Cursor, Listed, paginate};
+use crate::page::{Cursor, Listed, Page, paginate};
+use crate::record::{Record, by_expiry};
 
 /// A SQLite file opened for a store: WAL, `synchronous=FULL`, a 10 s busy
 /// timeout, migrations applied. Clones share the connections: one for
@@ -60,6 +61,33 @@ pub fn load_by_id<T>(
         .query_row([id], row)
         .optional()
         .map_err(db_err)
+}
+
+/// Stores a new row of `table`: `values` for `columns`, in order, the first
+/// of them its `id`. [`Error::Conflict`] when the id is taken; nothing is
+/// written then.
+pub fn insert_new(
+    conn: &Connection,
+    table: &str,
+    columns: &str,
+    id: &str,
+    values: impl rusqlite::Params,
+) -> Result<()> {
+    let placeholders = (1..=columns.split(',').count())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let inserted = conn
+        .prepare_cached(&format!(
+            "INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (id) DO NOTHING"
+        ))
+        .map_err(db_err)?
+        .execute(values)
+        .map_err(db_err)?;
+    if inserted == 0 {
+        return Err(Error::conflict(id));
+    }
+    Ok(())
 }
 
 /// Claims up to `limit` rows of `table` whose `status` column is `status`,
@@ -118,6 +146,25 @@ impl Filters {
             self.and(&format!("{column} = ?"), [Value::Text(v.to_owned())]);
         }
         self
+    }
+
+    /// Adds: stored as `status` and not expired at `now` (what still reads
+    /// as `status`).
+    pub fn unexpired(&mut self, status: &str, now: Timestamp) -> &mut Self {
+        self.status_and(status, "expires_at > ?", now)
+    }
+
+    /// Adds: stored as `status` but expired at `now` (what reads as
+    /// expired).
+    pub fn expired(&mut self, status: &str, now: Timestamp) -> &mut Self {
+        self.status_and(status, "expires_at <= ?", now)
+    }
+
+    fn status_and(&mut self, status: &str, clause: &str, now: Timestamp) -> &mut Self {
+        self.and(
+            &format!("status = ? AND {clause}"),
+            [Value::Text(status.to_owned()), Value::Integer(micros(now))],
+        )
     }
 }
 
@@ -312,6 +359,98 @@ impl ClockedDatabase {
         let now = self.now();
         self.db.read(move |conn| f(conn, now)).await
     }
+
+    /// The row `id` of `table` as of now (see [`load_by_id`] and
+    /// [`Record::read_at`]), read in place when that is quick;
+    /// [`Error::NotFound`] if there is none.
+    pub async fn get<T: Record + Send + 'static>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        id: &str,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let id = id.to_owned();
+        self.read_now(move |conn, now| {
+            load_by_id(conn, table, columns, &id, row)?
+                .map(|r| r.read_at(now))
+                .ok_or_else(|| Error::not_found(&id))
+        })
+        .await
+    }
+
+    /// One page of a listing of `table` as of now (see [`list_page`]):
+    /// `filters` adds the query's filters, given the current time; the rows
+    /// are read through `row` and as of now.
+    pub async fn list<T: Record + Send + 'static>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        page: &Page,
+        filters: impl FnOnce(&mut Filters, Timestamp) + Send + 'static,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<(Vec<T>, Option<String>)> {
+        let after = page.cursor()?;
+        let size = page.size();
+        self.call_now(move |conn, now| {
+            let mut f = Filters::new();
+            filters(&mut f, now);
+            list_page(conn, table, columns, f, after.as_ref(), size, |r| {
+                row(r).map(|v| v.read_at(now))
+            })
+        })
+        .await
+    }
+
+    /// Claims up to `limit` rows of `table` stored as `status` that expired
+    /// by now (see [`claim_expired`]), oldest expiry first, as of now.
+    pub async fn claim_expired<T: Record + Send + 'static>(
+        &self,
+        table: &'static str,
+        status: &'static str,
+        columns: &'static str,
+        limit: usize,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        self.call_now(move |conn, now| {
+            let mut due = claim_expired(conn, table, status, columns, now, limit, row)?;
+            by_expiry(&mut due);
+            Ok(due.into_iter().map(|v| v.read_at(now)).collect())
+        })
+        .await
+    }
+}
+
+/// The constructors of a SQLite store, written inside its `impl` block:
+/// `open`, on the system clock, `open_with_clock` and `path`. The store
+/// has the field `db`, a [`ClockedDatabase`] with the schema `$migrations`;
+/// `$error` is the store's error type.
+#[macro_export]
+macro_rules! sqlite_store_constructors {
+    ($migrations:expr, $error:ty) => {
+        /// Opens (creating if needed) the database at `path` and brings its
+        /// schema up to date; time comes from the system clock.
+        pub async fn open(
+            path: impl Into<::std::path::PathBuf>,
+        ) -> ::std::result::Result<Self, $error> {
+            Self::open_with_clock(path, ::std::sync::Arc::new($crate::SystemClock)).await
+        }
+
+        /// Like [`open`](Self::open), reading time from `clock`.
+        pub async fn open_with_clock(
+            path: impl Into<::std::path::PathBuf>,
+            clock: ::std::sync::Arc<dyn $crate::Clock>,
+        ) -> ::std::result::Result<Self, $error> {
+            Ok(Self {
+                db: $crate::sqlite::ClockedDatabase::open(path, $migrations, clock).await?,
+            })
+        }
+
+        /// The database file.
+        pub fn path(&self) -> &::std::path::Path {
+            self.db.path()
+        }
+    };
 }
 
 /// Turns on the query planner stability guarantee. The bundled SQLite is
