@@ -8,18 +8,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use jiff::Timestamp;
 use sentinel_store::dynamodb::{
     Fields, Gsi, Item, Table, TableLayout, create_table, is_condition_failed, n, s, sort_key,
 };
-use sentinel_store::newest_first;
+use sentinel_store::{Record, newest_first};
 
 use crate::error::{Error, Result};
 use crate::model::{
     ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
     check_reason,
 };
-use crate::store::{Clock, SessionStore, SystemClock};
+use crate::store::{Clock, SessionStore, not_active};
 
 /// The default name of the session table (the earlier Go Sentinel's).
 pub const DEFAULT_SESSION_TABLE: &str = "sentinel-sessions";
@@ -162,44 +161,14 @@ fn revocations_from_item(user: &str, item: &Item) -> Result<Vec<UserRevocation>>
 }
 
 impl DynamoSessionStore {
-    /// A store on `table` (see [`DEFAULT_SESSION_TABLE`]).
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self::with_clock(client, table, Arc::new(SystemClock))
-    }
-
-    /// Like [`new`](Self::new), reading time from `clock`.
-    pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            table: Table::new(client, table, &SESSION_TABLE_LAYOUT),
-            clock,
-        }
-    }
-
-    /// The table name.
-    pub fn table(&self) -> &str {
-        self.table.name()
-    }
+    sentinel_store::dynamo_store_constructors!(&SESSION_TABLE_LAYOUT, DEFAULT_SESSION_TABLE);
 
     async fn load(&self, id: &str) -> Result<Option<ServerSession>> {
         self.table.load(id, from_item).await
     }
 
-    async fn classify(&self, id: &str, now: Timestamp, action: &'static str) -> Error {
-        match self.load(id).await {
-            Ok(None) => Error::NotFound { id: id.to_owned() },
-            Ok(Some(v)) => {
-                let v = v.read_at(now);
-                Error::InvalidTransition {
-                    id: v.id,
-                    from: v.status,
-                    action,
-                }
-            }
-            Err(e) => e,
-        }
-    }
-
-    /// Conditional update of an active, unexpired session.
+    /// Conditional update of an active, unexpired session (see
+    /// [`Table::update_live`]).
     async fn update_active(
         &self,
         id: &str,
@@ -207,67 +176,20 @@ impl DynamoSessionStore {
         set: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<ServerSession> {
+        if id.is_empty() {
+            return Err(Error::NotFound { id: id.to_owned() });
+        }
         let now = self.clock.now();
-        let mut req = self
+        let mut values = values;
+        values.push((":t", n(now.as_microsecond())));
+        match self
             .table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .key("id", s(id))
-            .update_expression(set)
-            .condition_expression(
-                "attribute_exists(id) AND #status = :active AND expires_at > :now_us",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":now_us", n(now.as_microsecond()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        for (k, v) in values {
-            req = req.expression_attribute_values(k, v);
+            .update_live(id, "active", now, set, &[], values, from_item)
+            .await?
+        {
+            Some(v) => Ok(v),
+            None => Err(not_active(id, self.load(id).await?, now, action)),
         }
-        match req.send().await {
-            Ok(out) => match out.attributes() {
-                Some(item) => Ok(from_item(item)?.read_at(now)),
-                None => Err(sentinel_store::dynamodb::corrupt("session", "attributes").into()),
-            },
-            Err(e) if is_condition_failed(&e) => Err(self.classify(id, now, action).await),
-            Err(e) => Err(self.table.err("UpdateItem", e).into()),
-        }
-    }
-
-    /// One page of `query`: from the GSI `(index, key attribute, key
-    /// value)` newest first, or without one from a scan ordered here.
-    async fn list_page(
-        &self,
-        index: Option<(&str, &str, &str)>,
-        query: &SessionQuery,
-    ) -> Result<SessionPage> {
-        let now = self.clock.now();
-        let after = query.page.cursor()?;
-        let decode = |item: &Item| {
-            Ok::<_, Error>(
-                session_item(item)?
-                    .map(|v| v.read_at(now))
-                    .filter(|v| query.matches(v)),
-            )
-        };
-        let (sessions, next_page_token) = match index {
-            Some((index, attr, value)) => {
-                let (size, after) = (query.page.size(), after.as_ref());
-                self.table
-                    .query_page(index, attr, value, after, size, decode)
-                    .await?
-            }
-            None => {
-                self.table
-                    .scan_page(after.as_ref(), query.page.size(), decode)
-                    .await?
-            }
-        };
-        Ok(SessionPage {
-            sessions,
-            next_page_token,
-        })
     }
 
     async fn revocations_item(&self, user: &str) -> Result<Option<Item>> {
@@ -337,46 +259,22 @@ impl SessionStore for DynamoSessionStore {
         if session.id.starts_with(REVOCATIONS_PREFIX) {
             return Err(Error::invalid("id", "uses a reserved prefix"));
         }
-        match self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(to_item(session)))
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(Error::Conflict {
-                id: session.id.clone(),
-                what: "already exists".into(),
-            }),
-            Err(e) => Err(self.table.err("PutItem", e).into()),
-        }
+        Ok(self.table.put_new(&session.id, to_item(session)).await?)
     }
 
     async fn get(&self, id: &str) -> Result<ServerSession> {
-        if id.starts_with(REVOCATIONS_PREFIX) || id.is_empty() {
+        if id.starts_with(REVOCATIONS_PREFIX) {
             return Err(Error::NotFound { id: id.to_owned() });
         }
-        let now = self.clock.now();
-        self.load(id)
-            .await?
-            .map(|v| v.read_at(now))
-            .ok_or_else(|| Error::NotFound { id: id.to_owned() })
+        self.table.get_record(id, self.clock.now(), from_item).await
     }
 
     async fn touch(&self, id: &str) -> Result<ServerSession> {
-        if id.is_empty() {
-            return Err(Error::NotFound { id: id.to_owned() });
-        }
-        let now = self.clock.now().as_microsecond();
         self.update_active(
             id,
             "touched",
             "SET request_count = request_count + :one, last_access_at = :t, updated_at = :t",
-            vec![(":one", n(1)), (":t", n(now))],
+            vec![(":one", n(1))],
         )
         .await
     }
@@ -384,10 +282,6 @@ impl SessionStore for DynamoSessionStore {
     async fn revoke(&self, id: &str, revoked_by: &str, reason: &str) -> Result<ServerSession> {
         check_name("revoked_by", revoked_by)?;
         check_reason(reason)?;
-        if id.is_empty() {
-            return Err(Error::NotFound { id: id.to_owned() });
-        }
-        let now = self.clock.now().as_microsecond();
         self.update_active(
             id,
             "revoked",
@@ -396,7 +290,6 @@ impl SessionStore for DynamoSessionStore {
                 (":revoked", s("revoked")),
                 (":by", s(revoked_by)),
                 (":why", s(reason)),
-                (":t", n(now)),
             ],
         )
         .await
@@ -418,7 +311,11 @@ impl SessionStore for DynamoSessionStore {
                 .status
                 .map(|st| ("gsi-status", "status", stored_status(st)))
         };
-        self.list_page(index, query).await
+        let page = self
+            .table
+            .list(index, query, self.clock.now(), session_item)
+            .await?;
+        Ok(SessionPage::from_parts(page))
     }
 
     async fn find_by_source_identity(

@@ -1,22 +1,22 @@
 //! The in-memory reference backend.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
+use sentinel_store::memory::{MemoryState, Records};
+use sentinel_store::{Record, newest_first};
 
 use crate::error::{Error, Result};
-use sentinel_store::{newest_first, paginate};
-
 use crate::model::{
     ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
     check_reason,
 };
-use crate::store::{Clock, SessionStore, SystemClock};
+use crate::store::{SessionStore, not_active};
 
 #[derive(Debug, Default)]
 struct State {
-    sessions: BTreeMap<String, ServerSession>,
+    sessions: Records<ServerSession>,
     /// Keyed by (user, profile or "").
     revocations: BTreeMap<(String, String), UserRevocation>,
 }
@@ -25,8 +25,7 @@ struct State {
 /// must match. Clones share the same state.
 #[derive(Debug, Clone)]
 pub struct MemorySessionStore {
-    state: Arc<RwLock<State>>,
-    clock: Arc<dyn Clock>,
+    state: MemoryState<State>,
 }
 
 impl Default for MemorySessionStore {
@@ -36,37 +35,26 @@ impl Default for MemorySessionStore {
 }
 
 impl MemorySessionStore {
-    /// An empty store on the system clock.
-    pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
-    }
+    sentinel_store::memory_store_constructors!();
 
-    /// An empty store reading time from `clock`.
-    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            state: Arc::default(),
-            clock,
+    /// Applies `change` at the current time to the session `id` if it is
+    /// active; else [`Error::InvalidTransition`] naming `action`, or
+    /// [`Error::NotFound`].
+    fn change_active(
+        &self,
+        id: &str,
+        action: &'static str,
+        change: impl FnOnce(&mut ServerSession, Timestamp),
+    ) -> Result<ServerSession> {
+        let now = self.state.now();
+        let mut state = self.state.write();
+        let s = state.sessions.get_mut(id)?;
+        if !s.is_active(now) {
+            return Err(not_active(id, Some(s.clone()), now, action));
         }
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-fn transition_error(s: &ServerSession, action: &'static str) -> Error {
-    Error::InvalidTransition {
-        id: s.id.clone(),
-        from: s.status,
-        action,
+        change(s, now);
+        s.updated_at = now;
+        Ok(s.clone().read_at(now))
     }
 }
 
@@ -74,87 +62,42 @@ fn transition_error(s: &ServerSession, action: &'static str) -> Error {
 impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &ServerSession) -> Result<()> {
         check_name("id", &session.id)?;
-        let mut state = self.write();
-        if state.sessions.contains_key(&session.id) {
-            return Err(Error::Conflict {
-                id: session.id.clone(),
-                what: "already exists".into(),
-            });
-        }
-        state.sessions.insert(session.id.clone(), session.clone());
-        Ok(())
+        Ok(self.state.write().sessions.insert_new(session)?)
     }
 
     async fn get(&self, id: &str) -> Result<ServerSession> {
-        let now = self.clock.now();
-        self.read()
-            .sessions
-            .get(id)
-            .cloned()
-            .map(|s| s.read_at(now))
-            .ok_or_else(|| Error::NotFound { id: id.to_owned() })
+        Ok(self.state.read().sessions.get(id, self.state.now())?)
     }
 
     async fn touch(&self, id: &str) -> Result<ServerSession> {
-        let now = self.clock.now();
-        let mut state = self.write();
-        let s = state
-            .sessions
-            .get_mut(id)
-            .ok_or_else(|| Error::NotFound { id: id.to_owned() })?;
-        let current = s.clone().read_at(now);
-        if current.status != SessionStatus::Active {
-            return Err(transition_error(&current, "touched"));
-        }
-        s.request_count = s.request_count.saturating_add(1);
-        s.last_access_at = now;
-        s.updated_at = now;
-        Ok(s.clone().read_at(now))
+        self.change_active(id, "touched", |s, now| {
+            s.request_count = s.request_count.saturating_add(1);
+            s.last_access_at = now;
+        })
     }
 
     async fn revoke(&self, id: &str, revoked_by: &str, reason: &str) -> Result<ServerSession> {
         check_name("revoked_by", revoked_by)?;
         check_reason(reason)?;
-        let now = self.clock.now();
-        let mut state = self.write();
-        let s = state
-            .sessions
-            .get_mut(id)
-            .ok_or_else(|| Error::NotFound { id: id.to_owned() })?;
-        let current = s.clone().read_at(now);
-        if current.status != SessionStatus::Active {
-            return Err(transition_error(&current, "revoked"));
-        }
-        s.status = SessionStatus::Revoked;
-        s.revoked_by = Some(revoked_by.to_owned());
-        s.revoked_reason = Some(reason.to_owned());
-        s.updated_at = now;
-        Ok(s.clone())
+        self.change_active(id, "revoked", |s, _| {
+            s.status = SessionStatus::Revoked;
+            s.revoked_by = Some(revoked_by.to_owned());
+            s.revoked_reason = Some(reason.to_owned());
+        })
     }
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let now = self.clock.now();
-        let after = query.page.cursor()?;
-        let matching: Vec<ServerSession> = self
-            .read()
-            .sessions
-            .values()
-            .map(|s| s.clone().read_at(now))
-            .filter(|s| query.matches(s))
-            .collect();
-        let (sessions, next_page_token) = paginate(matching, after.as_ref(), query.page.size());
-        Ok(SessionPage {
-            sessions,
-            next_page_token,
-        })
+        let page = self.state.read().sessions.list(query, self.state.now())?;
+        Ok(SessionPage::from_parts(page))
     }
 
     async fn find_by_source_identity(
         &self,
         source_identity: &str,
     ) -> Result<Option<ServerSession>> {
-        let now = self.clock.now();
+        let now = self.state.now();
         Ok(self
+            .state
             .read()
             .sessions
             .values()
@@ -169,13 +112,17 @@ impl SessionStore for MemorySessionStore {
             revocation.user.clone(),
             revocation.profile.clone().unwrap_or_default(),
         );
-        self.write().revocations.insert(key, revocation.clone());
+        self.state
+            .write()
+            .revocations
+            .insert(key, revocation.clone());
         Ok(())
     }
 
     async fn user_revocations(&self, user: &str) -> Result<Vec<UserRevocation>> {
-        let now = self.clock.now();
+        let now = self.state.now();
         Ok(self
+            .state
             .read()
             .revocations
             .values()
@@ -186,7 +133,7 @@ impl SessionStore for MemorySessionStore {
 
     async fn lift_user_revocation(&self, user: &str, profile: Option<&str>) -> Result<()> {
         let key = (user.to_owned(), profile.unwrap_or_default().to_owned());
-        match self.write().revocations.remove(&key) {
+        match self.state.write().revocations.remove(&key) {
             Some(_) => Ok(()),
             None => Err(Error::RevocationNotFound {
                 user: user.to_owned(),

@@ -11,7 +11,7 @@ pub use sentinel_policy::Username;
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
-use sentinel_store::{Listed, Page};
+use sentinel_store::{Listed, Page, Query, Record, passes};
 
 /// Longest revocation reason accepted.
 pub const MAX_REASON_LEN: usize = 1024;
@@ -153,12 +153,6 @@ impl ServerSession {
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.status_at(now) == SessionStatus::Active
     }
-
-    /// The same record with `status` as of `now` (what stores return).
-    pub(crate) fn read_at(mut self, now: Timestamp) -> Self {
-        self.status = self.status_at(now);
-        self
-    }
 }
 
 impl Listed for ServerSession {
@@ -168,6 +162,17 @@ impl Listed for ServerSession {
 
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+impl Record for ServerSession {
+    fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    fn read_at(mut self, now: Timestamp) -> Self {
+        self.status = self.status_at(now);
+        self
     }
 }
 
@@ -294,13 +299,20 @@ impl SessionQuery {
 
     /// Whether `s` (as of the read) passes the filters.
     pub fn matches(&self, s: &ServerSession) -> bool {
-        self.user.as_ref().is_none_or(|u| *u == s.user)
-            && self.status.is_none_or(|st| st == s.status)
-            && self.profile.as_ref().is_none_or(|p| *p == s.profile)
-            && self
-                .server_instance_id
-                .as_ref()
-                .is_none_or(|i| *i == s.server_instance_id)
+        passes(self.user.as_deref(), &s.user)
+            && passes(self.status.as_ref(), &s.status)
+            && passes(self.profile.as_deref(), &s.profile)
+            && passes(self.server_instance_id.as_deref(), &s.server_instance_id)
+    }
+}
+
+impl Query<ServerSession> for SessionQuery {
+    fn page(&self) -> &Page {
+        &self.page
+    }
+
+    fn matches(&self, s: &ServerSession) -> bool {
+        SessionQuery::matches(self, s)
     }
 }
 
@@ -312,6 +324,17 @@ pub struct SessionPage {
     pub sessions: Vec<ServerSession>,
     /// Pass to [`SessionQuery::after`] for the next page; `None` at the end.
     pub next_page_token: Option<String>,
+}
+
+impl SessionPage {
+    pub(crate) fn from_parts(
+        (sessions, next_page_token): (Vec<ServerSession>, Option<String>),
+    ) -> Self {
+        Self {
+            sessions,
+            next_page_token,
+        }
+    }
 }
 
 pub(crate) fn check_reason(v: &str) -> Result<()> {

@@ -1,13 +1,11 @@
 //! The embedded SQLite backend.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
+use sentinel_store::Record;
 use sentinel_store::sqlite::{
-    ClockedDatabase, Filters, db_err, list_page, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -15,7 +13,7 @@ use crate::model::{
     Access, ServerSession, SessionPage, SessionQuery, SessionStatus, UserRevocation, check_name,
     check_reason,
 };
-use crate::store::{Clock, SessionStore, SystemClock};
+use crate::store::{SessionStore, not_active};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run.
@@ -52,6 +50,8 @@ CREATE TABLE user_revocations (
     PRIMARY KEY (user, profile)
 ) STRICT;
 "];
+
+const TABLE: &str = "sessions";
 
 const COLUMNS: &str = "id, user, profile, server_instance_id, status, started_at, last_access_at, \
      expires_at, request_count, source_identity, created_at, updated_at, revoked_by, revoked_reason";
@@ -108,21 +108,36 @@ fn row_to_revocation(row: &Row<'_>) -> rusqlite::Result<UserRevocation> {
 }
 
 impl SqliteSessionStore {
-    /// Opens (creating if needed) the database at `path` and brings its
-    /// schema up to date.
-    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
-        Self::open_with_clock(path, Arc::new(SystemClock)).await
-    }
+    sentinel_store::sqlite_store_constructors!(MIGRATIONS, Error);
 
-    /// Like [`open`](Self::open), reading time from `clock`.
-    pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let db = ClockedDatabase::open(path, MIGRATIONS, clock).await?;
-        Ok(Self { db })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        self.db.path()
+    /// Runs `sql`, an UPDATE of the session `?1` at the time `?2` whose
+    /// further parameters are `args`, that changes it only while it is
+    /// active; the session as changed, or why not ([`not_active`]).
+    async fn update_active(
+        &self,
+        id: &str,
+        action: &'static str,
+        sql: &'static str,
+        args: Vec<Value>,
+    ) -> Result<ServerSession> {
+        let id = id.to_owned();
+        self.db
+            .call_now(move |conn, now| {
+                let params = [Value::Text(id.clone()), Value::Integer(micros(now))]
+                    .into_iter()
+                    .chain(args);
+                let changed = conn
+                    .prepare_cached(sql)
+                    .map_err(db_err)?
+                    .execute(rusqlite::params_from_iter(params))
+                    .map_err(db_err)?;
+                let found = load(conn, &id)?;
+                match found {
+                    Some(s) if changed == 1 => Ok(s.read_at(now)),
+                    found => Err(not_active(&id, found, now, action)),
+                }
+            })
+            .await
     }
 }
 
@@ -149,22 +164,7 @@ fn revocations(
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<ServerSession>> {
-    Ok(load_by_id(conn, "sessions", COLUMNS, id, row_to_session)?)
-}
-
-fn classify(conn: &Connection, id: &str, now: Timestamp, action: &'static str) -> Error {
-    match load(conn, id) {
-        Ok(None) => Error::NotFound { id: id.to_owned() },
-        Ok(Some(s)) => {
-            let s = s.read_at(now);
-            Error::InvalidTransition {
-                id: s.id,
-                from: s.status,
-                action,
-            }
-        }
-        Err(e) => e,
-    }
+    Ok(load_by_id(conn, TABLE, COLUMNS, id, row_to_session)?)
 }
 
 #[async_trait]
@@ -172,12 +172,13 @@ impl SessionStore for SqliteSessionStore {
     async fn create(&self, session: &ServerSession) -> Result<()> {
         check_name("id", &session.id)?;
         let s = session.clone();
-        self.db.call_now(move |conn, _| {
-            let inserted = conn
-                .execute(
-                    &format!(
-                        "INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (id) DO NOTHING"
-                    ),
+        self.db
+            .call_now(move |conn, _| {
+                Ok(insert_new(
+                    conn,
+                    TABLE,
+                    COLUMNS,
+                    &s.id,
                     params![
                         s.id,
                         s.user,
@@ -197,108 +198,60 @@ impl SessionStore for SqliteSessionStore {
                         s.revoked_by,
                         s.revoked_reason,
                     ],
-                )
-                .map_err(db_err)?;
-            if inserted == 0 {
-                return Err(Error::Conflict {
-                    id: s.id,
-                    what: "already exists".into(),
-                });
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn get(&self, id: &str) -> Result<ServerSession> {
-        let id = id.to_owned();
-        self.db
-            .read_now(move |conn, now| {
-                load(conn, &id)?
-                    .map(|s| s.read_at(now))
-                    .ok_or_else(|| Error::NotFound { id: id.clone() })
+                )?)
             })
             .await
     }
 
+    async fn get(&self, id: &str) -> Result<ServerSession> {
+        Ok(self.db.get(TABLE, COLUMNS, id, row_to_session).await?)
+    }
+
     async fn touch(&self, id: &str) -> Result<ServerSession> {
-        let id = id.to_owned();
-        self.db.call_now(move |conn, now| {
-            let changed = conn
-                .execute(
-                    "UPDATE sessions SET request_count = request_count + 1, last_access_at = ?2, updated_at = ?2 \
-                     WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
-                    params![id, micros(now)],
-                )
-                .map_err(db_err)?;
-            if changed == 0 {
-                return Err(classify(conn, &id, now, "touched"));
-            }
-            load(conn, &id)?
-                .map(|s| s.read_at(now))
-                .ok_or(Error::NotFound { id })
-        })
+        self.update_active(
+            id,
+            "touched",
+            "UPDATE sessions SET request_count = request_count + 1, last_access_at = ?2, \
+             updated_at = ?2 WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
+            Vec::new(),
+        )
         .await
     }
 
     async fn revoke(&self, id: &str, revoked_by: &str, reason: &str) -> Result<ServerSession> {
         check_name("revoked_by", revoked_by)?;
         check_reason(reason)?;
-        let (id, by, reason) = (id.to_owned(), revoked_by.to_owned(), reason.to_owned());
-        self.db.call_now(move |conn, now| {
-            let changed = conn
-                .execute(
-                    "UPDATE sessions SET status = 'revoked', revoked_by = ?3, revoked_reason = ?4, updated_at = ?2 \
-                     WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
-                    params![id, micros(now), by, reason],
-                )
-                .map_err(db_err)?;
-            if changed == 0 {
-                return Err(classify(conn, &id, now, "revoked"));
-            }
-            load(conn, &id)?.ok_or(Error::NotFound { id })
-        })
+        self.update_active(
+            id,
+            "revoked",
+            "UPDATE sessions SET status = 'revoked', revoked_by = ?3, revoked_reason = ?4, \
+             updated_at = ?2 WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
+            vec![
+                Value::Text(revoked_by.to_owned()),
+                Value::Text(reason.to_owned()),
+            ],
+        )
         .await
     }
 
     async fn list(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let after = query.page.cursor()?;
-        let query = query.clone();
-        self.db
-            .call_now(move |conn, now| {
-                let mut filters = Filters::new();
-                filters
-                    .eq("user", query.user.as_deref())
-                    .eq("profile", query.profile.as_deref())
-                    .eq("server_instance_id", query.server_instance_id.as_deref());
-                let now_us = || [Value::Integer(micros(now))];
-                match query.status {
-                    Some(SessionStatus::Active) => {
-                        filters.and("status = 'active' AND expires_at > ?", now_us());
-                    }
-                    Some(SessionStatus::Expired) => {
-                        filters.and("status = 'active' AND expires_at <= ?", now_us());
-                    }
-                    Some(SessionStatus::Revoked) => {
-                        filters.and("status = 'revoked'", []);
-                    }
-                    None => {}
-                }
-                let (sessions, next_page_token) = list_page(
-                    conn,
-                    "sessions",
-                    COLUMNS,
-                    filters,
-                    after.as_ref(),
-                    query.page.size(),
-                    |r| row_to_session(r).map(|s| s.read_at(now)),
-                )?;
-                Ok(SessionPage {
-                    sessions,
-                    next_page_token,
-                })
-            })
-            .await
+        let q = query.clone();
+        let filters = move |f: &mut Filters, now| {
+            f.eq("user", q.user.as_deref())
+                .eq("profile", q.profile.as_deref())
+                .eq("server_instance_id", q.server_instance_id.as_deref());
+            match q.status {
+                Some(SessionStatus::Active) => f.unexpired("active", now),
+                Some(SessionStatus::Expired) => f.expired("active", now),
+                Some(SessionStatus::Revoked) => f.eq("status", Some("revoked")),
+                None => f,
+            };
+        };
+        let page = self
+            .db
+            .list(TABLE, COLUMNS, &query.page, filters, row_to_session)
+            .await?;
+        Ok(SessionPage::from_parts(page))
     }
 
     async fn find_by_source_identity(

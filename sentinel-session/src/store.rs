@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use jiff::Timestamp;
+use sentinel_store::Record;
 
 pub use sentinel_store::{Clock, ManualClock, SystemClock};
 
@@ -191,3 +193,26 @@ pub trait SessionStoreExt: SessionStore {
 }
 
 impl<S: SessionStore + ?Sized> SessionStoreExt for S {}
+
+/// Why a change of the session `id`, which needs it active, did not happen:
+/// `found` is the session as read afterwards, if there is one.
+/// [`Error::NotFound`], or [`Error::InvalidTransition`] naming `action`
+/// from its state as of `now`.
+pub(crate) fn not_active(
+    id: &str,
+    found: Option<ServerSession>,
+    now: Timestamp,
+    action: &'static str,
+) -> Error {
+    match found {
+        None => Error::NotFound { id: id.to_owned() },
+        Some(s) => {
+            let s = s.read_at(now);
+            Error::InvalidTransition {
+                id: s.id,
+                from: s.status,
+                action,
+            }
+        }
+    }
+}
