@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
+use sentinel_store::Record;
 use sentinel_store::dynamodb::{
     Fields, Gsi, Item, Table, TableLayout, create_table, n, s, sort_key,
 };
@@ -30,7 +31,7 @@ use crate::model::{
     parse_reason_code, sub,
 };
 use crate::rules::Recent;
-use crate::store::{BreakGlassStore, Clock, Invocation, SystemClock, not_closable};
+use crate::store::{BreakGlassStore, Clock, Invocation, not_closable};
 
 /// The default name of the break-glass table (the earlier Go Sentinel's).
 pub const DEFAULT_BREAKGLASS_TABLE: &str = "sentinel-breakglass";
@@ -229,23 +230,7 @@ async fn backoff(attempt: usize) {
 }
 
 impl DynamoBreakGlassStore {
-    /// A store on `table` (see [`DEFAULT_BREAKGLASS_TABLE`]).
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self::with_clock(client, table, Arc::new(SystemClock))
-    }
-
-    /// Like [`new`](Self::new), reading time from `clock`.
-    pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            table: Table::new(client, table, &BREAKGLASS_TABLE_LAYOUT),
-            clock,
-        }
-    }
-
-    /// The table name.
-    pub fn table(&self) -> &str {
-        self.table.name()
-    }
+    sentinel_store::dynamo_store_constructors!(&BREAKGLASS_TABLE_LAYOUT, DEFAULT_BREAKGLASS_TABLE);
 
     async fn load(&self, id: &str) -> Result<Option<BreakGlassEvent>> {
         if id.is_empty() || id.starts_with(LEDGER_PREFIX) {
@@ -334,11 +319,10 @@ impl BreakGlassStore for DynamoBreakGlassStore {
     }
 
     async fn get(&self, id: &str) -> Result<BreakGlassEvent> {
-        let now = self.clock.now();
-        self.load(id)
-            .await?
-            .map(|e| e.read_at(now))
-            .ok_or_else(|| Error::NotFound { id: id.to_owned() })
+        if id.starts_with(LEDGER_PREFIX) {
+            return Err(Error::NotFound { id: id.to_owned() });
+        }
+        self.table.get_record(id, self.clock.now(), from_item).await
     }
 
     async fn close(&self, id: &str, by: &str, reason: &str) -> Result<BreakGlassEvent> {
@@ -395,39 +379,25 @@ impl BreakGlassStore for DynamoBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.page.cursor()?;
-        let size = query.page.size();
-        let now = self.clock.now();
-        let decode = |item: &Item| -> Result<Option<BreakGlassEvent>> {
-            if matches!(item.get("id"), Some(AttributeValue::S(id)) if id.starts_with(LEDGER_PREFIX))
-            {
-                return Ok(None);
-            }
-            let e = from_item(item)?.read_at(now);
-            Ok(query.matches(&e).then_some(e))
+        let decode = |item: &Item| match item.get("id") {
+            Some(AttributeValue::S(id)) if id.starts_with(LEDGER_PREFIX) => Ok(None),
+            _ => from_item(item).map(Some),
         };
-        let key = if let Some(u) = &query.invoker {
-            Some(("gsi-invoker", "invoker", u.clone()))
+        let status = |st| match st {
+            BreakGlassStatus::Closed => "closed",
+            _ => "active",
+        };
+        let index = if let Some(u) = &query.invoker {
+            Some(("gsi-invoker", "invoker", u.as_str()))
         } else if let Some(p) = &query.profile {
-            Some(("gsi-profile", "profile", p.clone()))
+            Some(("gsi-profile", "profile", p.as_str()))
         } else {
-            query.status.map(|st| {
-                let stored = if st == BreakGlassStatus::Closed {
-                    "closed"
-                } else {
-                    "active"
-                };
-                ("gsi-status", "status", stored.to_owned())
-            })
+            query.status.map(|st| ("gsi-status", "status", status(st)))
         };
-        let page = match key {
-            Some((index, attr, value)) => {
-                self.table
-                    .query_page(index, attr, &value, after.as_ref(), size, decode)
-                    .await?
-            }
-            None => self.table.scan_page(after.as_ref(), size, decode).await?,
-        };
+        let page = self
+            .table
+            .list(index, query, self.clock.now(), decode)
+            .await?;
         Ok(BreakGlassPage::from_parts(page))
     }
 
@@ -454,11 +424,8 @@ impl BreakGlassStore for DynamoBreakGlassStore {
     async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
         let now = micro(self.clock.now());
         self.table
-            .claim_expired("active", now, limit)
-            .await?
-            .iter()
-            .map(|item| from_item(item).map(|e| e.read_at(now)))
-            .collect()
+            .claim_expired("active", now, limit, from_item)
+            .await
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use sentinel_policy::ReasonCode;
 pub use sentinel_policy::Username;
-use sentinel_store::{Listed, Page, check_name, check_text};
+use sentinel_store::{Listed, Page, Query, Record, check_name, check_text, passes};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -225,11 +225,6 @@ impl BreakGlassEvent {
             .try_into()
             .unwrap_or(Duration::ZERO)
     }
-
-    pub(crate) fn read_at(mut self, now: Timestamp) -> Self {
-        self.status = self.status_at(now);
-        self
-    }
 }
 
 impl Listed for BreakGlassEvent {
@@ -238,6 +233,17 @@ impl Listed for BreakGlassEvent {
     }
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+impl Record for BreakGlassEvent {
+    fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    fn read_at(mut self, now: Timestamp) -> Self {
+        self.status = self.status_at(now);
+        self
     }
 }
 
@@ -317,11 +323,21 @@ impl BreakGlassQuery {
 
     /// Whether `e` (as of the read) passes the filters.
     pub fn matches(&self, e: &BreakGlassEvent) -> bool {
-        self.invoker.as_ref().is_none_or(|u| *u == e.invoker)
-            && self.status.is_none_or(|s| s == e.status)
-            && self.profile.as_ref().is_none_or(|p| *p == e.profile)
+        passes(self.invoker.as_deref(), &e.invoker)
+            && passes(self.status.as_ref(), &e.status)
+            && passes(self.profile.as_deref(), &e.profile)
             && self.to.is_none_or(|to| e.created_at < to)
             && self.from.is_none_or(|from| e.ends_at() > from)
+    }
+}
+
+impl Query<BreakGlassEvent> for BreakGlassQuery {
+    fn page(&self) -> &Page {
+        &self.page
+    }
+
+    fn matches(&self, e: &BreakGlassEvent) -> bool {
+        BreakGlassQuery::matches(self, e)
     }
 }
 

@@ -1,13 +1,13 @@
 //! The embedded SQLite backend.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Row, TransactionBehavior, params, types::Value};
+use sentinel_store::Record;
 use sentinel_store::sqlite::{
-    ClockedDatabase, Filters, claim_expired, db_err, list_page, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -16,7 +16,7 @@ use crate::model::{
     parse_reason_code, sub,
 };
 use crate::rules::Recent;
-use crate::store::{BreakGlassStore, Clock, Invocation, SystemClock, not_closable};
+use crate::store::{BreakGlassStore, Invocation, not_closable};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run.
@@ -49,6 +49,8 @@ CREATE INDEX breakglass_active_by_invoker ON breakglass_events (invoker_key, pro
 CREATE INDEX breakglass_unannounced ON breakglass_events (expires_at, id)
     WHERE status = 'active' AND expiry_announced = 0;
 "];
+
+const TABLE: &str = "breakglass_events";
 
 const COLUMNS: &str = "id, invoker, profile, reason_code, justification, duration_secs, status, \
      created_at, updated_at, expires_at, closed_at, closed_by, close_reason, escalated, rule";
@@ -98,33 +100,11 @@ fn row_to_event(row: &Row<'_>) -> rusqlite::Result<BreakGlassEvent> {
 }
 
 fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<BreakGlassEvent>> {
-    Ok(load_by_id(
-        conn,
-        "breakglass_events",
-        COLUMNS,
-        id,
-        row_to_event,
-    )?)
+    Ok(load_by_id(conn, TABLE, COLUMNS, id, row_to_event)?)
 }
 
 impl SqliteBreakGlassStore {
-    /// Opens (creating if needed) the database at `path`, on the system
-    /// clock.
-    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
-        Self::open_with_clock(path, Arc::new(SystemClock)).await
-    }
-
-    /// Like [`open`](Self::open), reading time from `clock`.
-    pub async fn open_with_clock(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self> {
-        Ok(Self {
-            db: ClockedDatabase::open(path, MIGRATIONS, clock).await?,
-        })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        self.db.path()
-    }
+    sentinel_store::sqlite_store_constructors!(MIGRATIONS, Error);
 }
 
 #[async_trait]
@@ -166,11 +146,11 @@ impl BreakGlassStore for SqliteBreakGlassStore {
                     .map_err(db_err)?
                 };
                 let e = invocation.event_at(now, &recent)?;
-                tx.execute(
-                    &format!(
-                        "INSERT INTO breakglass_events ({COLUMNS}, invoker_key) VALUES \
-                         (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, NULL, NULL, NULL, ?10, ?11, ?12)"
-                    ),
+                insert_new(
+                    &tx,
+                    TABLE,
+                    &format!("{COLUMNS}, invoker_key"),
+                    &e.id,
                     params![
                         e.id,
                         e.invoker,
@@ -178,21 +158,18 @@ impl BreakGlassStore for SqliteBreakGlassStore {
                         e.reason_code.as_str(),
                         e.justification,
                         i64::try_from(e.duration.as_secs()).unwrap_or(i64::MAX),
+                        e.status.as_str(),
                         micros(e.created_at),
                         micros(e.updated_at),
                         micros(e.expires_at),
+                        e.closed_at.map(micros),
+                        e.closed_by,
+                        e.close_reason,
                         i64::from(e.escalated),
                         e.rule,
                         e.invoker.clone(),
                     ],
-                )
-                .map_err(|err| match err.sqlite_error_code() {
-                    Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Conflict {
-                        id: e.id.clone(),
-                        what: "already exists".into(),
-                    },
-                    _ => db_err(err).into(),
-                })?;
+                )?;
                 tx.commit().map_err(db_err)?;
                 Ok(e)
             })
@@ -200,25 +177,14 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     }
 
     async fn get(&self, id: &str) -> Result<BreakGlassEvent> {
-        let id = id.to_owned();
-        let now = self.db.clock().now();
-        self.db
-            .database()
-            .read(move |conn| {
-                load(conn, &id)?
-                    .map(|e| e.read_at(now))
-                    .ok_or_else(|| Error::NotFound { id: id.clone() })
-            })
-            .await
+        Ok(self.db.get(TABLE, COLUMNS, id, row_to_event).await?)
     }
 
     async fn close(&self, id: &str, by: &str, reason: &str) -> Result<BreakGlassEvent> {
         check_close(id, by, reason)?;
         let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.trim().to_owned());
-        let now = micro(self.db.clock().now());
         self.db
-            .database()
-            .call(move |conn| {
+            .call_now(move |conn, now| {
                 let changed = conn
                     .execute(
                         "UPDATE breakglass_events SET status = 'closed', closed_at = ?2, \
@@ -237,58 +203,37 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     }
 
     async fn list(&self, query: &BreakGlassQuery) -> Result<BreakGlassPage> {
-        let after = query.page.cursor()?;
-        let size = query.page.size();
-        let query = query.clone();
-        let now = self.db.clock().now();
-        self.db
-            .database()
-            .call(move |conn| {
-                let mut filters = Filters::new();
-                filters
-                    .eq("invoker", query.invoker.as_deref())
-                    .eq("profile", query.profile.as_deref());
-                let now_us = || [Value::Integer(micros(now))];
-                match query.status {
-                    Some(BreakGlassStatus::Active) => {
-                        filters.and("status = 'active' AND expires_at > ?", now_us());
-                    }
-                    Some(BreakGlassStatus::Expired) => {
-                        filters.and("status = 'active' AND expires_at <= ?", now_us());
-                    }
-                    Some(BreakGlassStatus::Closed) => {
-                        filters.and("status = 'closed'", []);
-                    }
-                    None => {}
-                }
-                if let Some(to) = query.to {
-                    filters.and("created_at < ?", [Value::Integer(micros(to))]);
-                }
-                if let Some(from) = query.from {
-                    filters.and(
-                        "COALESCE(closed_at, expires_at) > ?",
-                        [Value::Integer(micros(from))],
-                    );
-                }
-                Ok(BreakGlassPage::from_parts(list_page(
-                    conn,
-                    "breakglass_events",
-                    COLUMNS,
-                    filters,
-                    after.as_ref(),
-                    size,
-                    |r| row_to_event(r).map(|e| e.read_at(now)),
-                )?))
-            })
-            .await
+        let q = query.clone();
+        let filters = move |f: &mut Filters, now| {
+            f.eq("invoker", q.invoker.as_deref())
+                .eq("profile", q.profile.as_deref());
+            match q.status {
+                Some(BreakGlassStatus::Active) => f.unexpired("active", now),
+                Some(BreakGlassStatus::Expired) => f.expired("active", now),
+                Some(BreakGlassStatus::Closed) => f.eq("status", Some("closed")),
+                None => f,
+            };
+            if let Some(to) = q.to {
+                f.and("created_at < ?", [Value::Integer(micros(to))]);
+            }
+            if let Some(from) = q.from {
+                f.and(
+                    "COALESCE(closed_at, expires_at) > ?",
+                    [Value::Integer(micros(from))],
+                );
+            }
+        };
+        let page = self
+            .db
+            .list(TABLE, COLUMNS, &query.page, filters, row_to_event)
+            .await?;
+        Ok(BreakGlassPage::from_parts(page))
     }
 
     async fn find_active(&self, invoker: &str, profile: &str) -> Result<Option<BreakGlassEvent>> {
         let (invoker, profile) = (invoker.to_owned(), profile.to_owned());
-        let now = self.db.clock().now();
         self.db
-            .database()
-            .read(move |conn| {
+            .read_now(move |conn, now| {
                 let mut stmt = conn
                     .prepare_cached(&format!(
                         "SELECT {COLUMNS} FROM breakglass_events WHERE invoker_key = ?1 \
@@ -309,22 +254,9 @@ impl BreakGlassStore for SqliteBreakGlassStore {
     }
 
     async fn claim_expired(&self, limit: usize) -> Result<Vec<BreakGlassEvent>> {
-        let now = self.db.clock().now();
-        self.db
-            .database()
-            .call(move |conn| {
-                let mut due = claim_expired(
-                    conn,
-                    "breakglass_events",
-                    "active",
-                    COLUMNS,
-                    now,
-                    limit,
-                    row_to_event,
-                )?;
-                due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-                Ok(due.into_iter().map(|v| v.read_at(now)).collect())
-            })
-            .await
+        Ok(self
+            .db
+            .claim_expired(TABLE, "active", COLUMNS, limit, row_to_event)
+            .await?)
     }
 }
