@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
-use sentinel_store::{Listed, Page, Query, Record, passes};
+use sentinel_store::{Page, passes};
 
 /// Shortest justification (characters, after trimming).
 pub const MIN_JUSTIFICATION_LEN: usize = 10;
@@ -237,26 +237,7 @@ impl AccessRequest {
     }
 }
 
-impl Listed for AccessRequest {
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Record for AccessRequest {
-    fn expires_at(&self) -> Timestamp {
-        self.expires_at
-    }
-
-    fn read_at(mut self, now: Timestamp) -> Self {
-        self.status = self.status_at(now);
-        self
-    }
-}
+sentinel_store::record!(AccessRequest);
 
 /// Which requests to list. Filters combine with AND; results are newest
 /// first (by `created_at`, then id), `limit` per page (default 100, at most 1000).
@@ -310,16 +291,6 @@ impl RequestQuery {
     }
 }
 
-impl Query<AccessRequest> for RequestQuery {
-    fn page(&self) -> &Page {
-        &self.page
-    }
-
-    fn matches(&self, r: &AccessRequest) -> bool {
-        RequestQuery::matches(self, r)
-    }
-}
-
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -330,16 +301,7 @@ pub struct RequestPage {
     pub next_page_token: Option<String>,
 }
 
-impl RequestPage {
-    pub(crate) fn from_parts(
-        (requests, next_page_token): (Vec<AccessRequest>, Option<String>),
-    ) -> Self {
-        Self {
-            requests,
-            next_page_token,
-        }
-    }
-}
+sentinel_store::listing!(RequestQuery, AccessRequest, RequestPage { requests });
 
 /// Of several usable approvals, the one whose window ends last (then the
 /// highest id): every backend picks the same.

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sentinel_store::Record;
 use sentinel_store::sqlite::{
-    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, status, timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -64,14 +64,7 @@ pub struct SqliteRequestStore {
 }
 
 fn row_to_request(row: &Row<'_>) -> rusqlite::Result<AccessRequest> {
-    let status: String = row.get(5)?;
-    let status = RequestStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            5,
-            rusqlite::types::Type::Text,
-            format!("unknown status {status:?}").into(),
-        )
-    })?;
+    let status = status(row, 5, RequestStatus::parse)?;
     let secs: i64 = row.get(4)?;
     let approved_at: Option<i64> = row.get(11)?;
     Ok(AccessRequest {

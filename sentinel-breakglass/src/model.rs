@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use sentinel_policy::ReasonCode;
 pub use sentinel_policy::Username;
-use sentinel_store::{Listed, Page, Query, Record, check_name, check_text, passes};
+use sentinel_store::{Page, check_name, check_text, passes};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -227,25 +227,7 @@ impl BreakGlassEvent {
     }
 }
 
-impl Listed for BreakGlassEvent {
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Record for BreakGlassEvent {
-    fn expires_at(&self) -> Timestamp {
-        self.expires_at
-    }
-
-    fn read_at(mut self, now: Timestamp) -> Self {
-        self.status = self.status_at(now);
-        self
-    }
-}
+sentinel_store::record!(BreakGlassEvent);
 
 pub(crate) fn check_close(id: &str, by: &str, reason: &str) -> Result<()> {
     if id.is_empty() {
@@ -331,16 +313,6 @@ impl BreakGlassQuery {
     }
 }
 
-impl Query<BreakGlassEvent> for BreakGlassQuery {
-    fn page(&self) -> &Page {
-        &self.page
-    }
-
-    fn matches(&self, e: &BreakGlassEvent) -> bool {
-        BreakGlassQuery::matches(self, e)
-    }
-}
-
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -351,16 +323,7 @@ pub struct BreakGlassPage {
     pub next_page_token: Option<String>,
 }
 
-impl BreakGlassPage {
-    pub(crate) fn from_parts(
-        (events, next_page_token): (Vec<BreakGlassEvent>, Option<String>),
-    ) -> Self {
-        Self {
-            events,
-            next_page_token,
-        }
-    }
-}
+sentinel_store::listing!(BreakGlassQuery, BreakGlassEvent, BreakGlassPage { events });
 
 #[cfg(test)]
 mod tests {

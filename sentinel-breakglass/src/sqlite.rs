@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use rusqlite::{Row, TransactionBehavior, params, types::Value};
 use sentinel_store::Record;
 use sentinel_store::sqlite::{
-    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, status, timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -74,9 +74,7 @@ fn conversion(col: usize, msg: String) -> rusqlite::Error {
 fn row_to_event(row: &Row<'_>) -> rusqlite::Result<BreakGlassEvent> {
     let code: String = row.get(3)?;
     let reason_code = parse_reason_code(&code).map_err(|e| conversion(3, e.to_string()))?;
-    let status: String = row.get(6)?;
-    let status = BreakGlassStatus::parse(&status)
-        .ok_or_else(|| conversion(6, format!("unknown status {status:?}")))?;
+    let status = status(row, 6, BreakGlassStatus::parse)?;
     let secs: i64 = row.get(5)?;
     let closed_at: Option<i64> = row.get(10)?;
     let escalated: i64 = row.get(13)?;

@@ -11,7 +11,7 @@ pub use sentinel_policy::Username;
 
 pub use sentinel_store::MAX_NAME_LEN;
 pub(crate) use sentinel_store::check_name;
-use sentinel_store::{Listed, Page, Query, Record, passes};
+use sentinel_store::{Page, passes};
 
 /// Longest revocation reason accepted.
 pub const MAX_REASON_LEN: usize = 1024;
@@ -155,26 +155,7 @@ impl ServerSession {
     }
 }
 
-impl Listed for ServerSession {
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Record for ServerSession {
-    fn expires_at(&self) -> Timestamp {
-        self.expires_at
-    }
-
-    fn read_at(mut self, now: Timestamp) -> Self {
-        self.status = self.status_at(now);
-        self
-    }
-}
+sentinel_store::record!(ServerSession);
 
 /// A user kill switch: while it is in force, no new session and no
 /// credential is issued to `user` (for `profile`, or for every profile).
@@ -306,16 +287,6 @@ impl SessionQuery {
     }
 }
 
-impl Query<ServerSession> for SessionQuery {
-    fn page(&self) -> &Page {
-        &self.page
-    }
-
-    fn matches(&self, s: &ServerSession) -> bool {
-        SessionQuery::matches(self, s)
-    }
-}
-
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -326,16 +297,7 @@ pub struct SessionPage {
     pub next_page_token: Option<String>,
 }
 
-impl SessionPage {
-    pub(crate) fn from_parts(
-        (sessions, next_page_token): (Vec<ServerSession>, Option<String>),
-    ) -> Self {
-        Self {
-            sessions,
-            next_page_token,
-        }
-    }
-}
+sentinel_store::listing!(SessionQuery, ServerSession, SessionPage { sessions });
 
 pub(crate) fn check_reason(v: &str) -> Result<()> {
     if v.trim().is_empty() {

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
 use sentinel_store::Record;
 use sentinel_store::sqlite::{
-    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, timestamp,
+    ClockedDatabase, Filters, db_err, insert_new, load_by_id, micros, status, timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -67,14 +67,7 @@ pub struct SqliteSessionStore {
 }
 
 fn row_to_session(row: &Row<'_>) -> rusqlite::Result<ServerSession> {
-    let status: String = row.get(4)?;
-    let status = SessionStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            4,
-            rusqlite::types::Type::Text,
-            format!("unknown status {status:?}").into(),
-        )
-    })?;
+    let status = status(row, 4, SessionStatus::parse)?;
     let count: i64 = row.get(8)?;
     Ok(ServerSession {
         id: row.get(0)?,

@@ -93,12 +93,45 @@ impl Error {
     }
 }
 
+/// What kind of failure a store's error is, alike for every store: what a
+/// frontend needs to explain it (see each store error's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind<'a> {
+    /// No record with the id.
+    NotFound {
+        /// The id looked up.
+        id: &'a str,
+    },
+    /// A conditional write lost.
+    Conflict,
+    /// The record is not in a state that allows the change.
+    InvalidTransition,
+    /// A value that cannot be stored.
+    Invalid {
+        /// The field.
+        field: &'static str,
+    },
+    /// The store's DynamoDB table does not exist.
+    MissingTable {
+        /// The table name.
+        table: &'a str,
+        /// What the table must look like.
+        layout: &'static TableLayout,
+    },
+    /// The backend failed.
+    Backend,
+    /// An error of one store's own (a refusal, a rate limit, ...).
+    Other,
+}
+
 /// The conversions every store crate's error needs, for an error type with
 /// the variants `NotFound { id }`, `Conflict { id, what }`,
 /// `Invalid { field, reason }`, `MissingTable { table, layout }` and
-/// `Backend { backend, source }` (the shapes of this crate's [`Error`]):
-/// `From<sentinel_store::Error>` (any other variant becomes `Backend` of
-/// backend `store`) and a crate-private `invalid(field, reason)`.
+/// `Backend { backend, source }` (the shapes of this crate's [`Error`]) and
+/// `InvalidTransition { .. }`: `From<sentinel_store::Error>` (any other
+/// variant becomes `Backend` of backend `store`), a crate-private
+/// `invalid(field, reason)` and a public `kind()` (its [`ErrorKind`]).
 #[macro_export]
 macro_rules! store_error_conversions {
     ($error:ident) => {
@@ -108,6 +141,22 @@ macro_rules! store_error_conversions {
                 Self::Invalid {
                     field,
                     reason: reason.into(),
+                }
+            }
+
+            /// What kind of failure this is, alike for every store.
+            #[allow(unreachable_patterns)]
+            pub fn kind(&self) -> $crate::ErrorKind<'_> {
+                match self {
+                    Self::NotFound { id } => $crate::ErrorKind::NotFound { id },
+                    Self::Conflict { .. } => $crate::ErrorKind::Conflict,
+                    Self::InvalidTransition { .. } => $crate::ErrorKind::InvalidTransition,
+                    Self::Invalid { field, .. } => $crate::ErrorKind::Invalid { field },
+                    Self::MissingTable { table, layout } => {
+                        $crate::ErrorKind::MissingTable { table, layout }
+                    }
+                    Self::Backend { .. } => $crate::ErrorKind::Backend,
+                    _ => $crate::ErrorKind::Other,
                 }
             }
         }

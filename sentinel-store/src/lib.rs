@@ -22,7 +22,7 @@ mod timeouts;
 pub use check::{MAX_NAME_LEN, check_name, check_text, new_id};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dir::private_dir;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use layout::{Gsi, TableLayout};
 pub use page::{Cursor, Listed, Page, newest_first, page_size, paginate};
 pub use record::{Query, Record, by_expiry, passes};

@@ -36,3 +36,66 @@ pub trait Query<T> {
 pub fn passes<T: PartialEq + ?Sized>(filter: Option<&T>, value: &T) -> bool {
     filter.is_none_or(|f| f == value)
 }
+
+/// The listing glue of a store crate, written once at module level:
+/// `$query` becomes a [`Query`] of `$record` (its paging is its field
+/// `page`, its filters its inherent `matches`), and `$page`, one page of a
+/// listing (the records in its field `$items`, then `next_page_token`),
+/// gains a crate-private `from_parts` that builds it from what the shared
+/// listings return.
+#[macro_export]
+macro_rules! listing {
+    ($query:ty, $record:ty, $page:ident { $items:ident }) => {
+        impl $crate::Query<$record> for $query {
+            fn page(&self) -> &$crate::Page {
+                &self.page
+            }
+
+            fn matches(&self, record: &$record) -> bool {
+                <$query>::matches(self, record)
+            }
+        }
+
+        impl $page {
+            /// The page of a shared listing's answer: the records and the
+            /// token of the next page.
+            pub(crate) fn from_parts(
+                ($items, next_page_token): (Vec<$record>, Option<String>),
+            ) -> Self {
+                Self {
+                    $items,
+                    next_page_token,
+                }
+            }
+        }
+    };
+}
+
+/// The [`Listed`] and [`Record`] implementations of a record type with the
+/// fields `id`, `created_at`, `expires_at` and `status` and a method
+/// `status_at(now)` that decides its status at a time.
+#[macro_export]
+macro_rules! record {
+    ($record:ty) => {
+        impl $crate::Listed for $record {
+            fn created_at(&self) -> ::jiff::Timestamp {
+                self.created_at
+            }
+
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+
+        impl $crate::Record for $record {
+            fn expires_at(&self) -> ::jiff::Timestamp {
+                self.expires_at
+            }
+
+            fn read_at(mut self, now: ::jiff::Timestamp) -> Self {
+                self.status = self.status_at(now);
+                self
+            }
+        }
+    };
+}

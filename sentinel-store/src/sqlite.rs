@@ -46,6 +46,23 @@ pub fn timestamp(v: i64) -> rusqlite::Result<Timestamp> {
     })
 }
 
+/// The status in column `col` of `row`, read by `parse`; a value `parse`
+/// does not know is a conversion error.
+pub fn status<T>(
+    row: &rusqlite::Row<'_>,
+    col: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let stored: String = row.get(col)?;
+    parse(&stored).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            col,
+            rusqlite::types::Type::Text,
+            format!("unknown status {stored:?}").into(),
+        )
+    })
+}
+
 /// The row of `table` with primary key `id`, read through `row`; the
 /// statement is prepared once per connection and cached.
 pub fn load_by_id<T>(
