@@ -408,11 +408,10 @@ pub fn missing_table(
 
 /// Up to `limit` items, newest first, from a store's pages: `page(after)`
 /// returns one page's items and the token of the next.
-pub async fn collect<T, E, F, Fut>(limit: usize, mut page: F) -> Result<Vec<T>, E>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), E>>,
-{
+pub async fn collect<T, E>(
+    limit: usize,
+    mut page: impl AsyncFnMut(Option<String>) -> Result<(Vec<T>, Option<String>), E>,
+) -> Result<Vec<T>, E> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
@@ -425,6 +424,56 @@ where
     }
     all.truncate(limit);
     Ok(all)
+}
+
+/// A listing command: up to `limit` records, newest first, read by
+/// `page(size, after)` in pages of at most 100 (see [`collect`]), then
+/// printed as [`listing`] prints them, each row by `row(record, now)`.
+pub async fn list<T: Serialize>(
+    limit: u32,
+    json: bool,
+    what: &str,
+    headers: &[&'static str],
+    mut page: impl AsyncFnMut(usize, Option<String>) -> CliResult<(Vec<T>, Option<String>)>,
+    row: impl Fn(&T, Timestamp) -> Vec<String>,
+) -> CliResult {
+    let limit = limit as usize;
+    let size = limit.min(100);
+    let all = collect(limit, async |after| page(size, after).await).await?;
+    let now = Timestamp::now();
+    listing(&all, json, what, headers, |r| row(r, now))
+}
+
+/// How the CLI speaks of one kind of stored record when its store fails.
+#[derive(Debug)]
+pub struct RecordCommands {
+    /// What a record is called (`access request`).
+    pub record: &'static str,
+    /// The hint for an id that names no record.
+    pub list_hint: &'static str,
+    /// The hint for a record not in a state that allows the change.
+    pub show_hint: &'static str,
+    /// The flag that sets each field, for the hint on an invalid value.
+    pub flags: &'static [(&'static str, &'static str)],
+}
+
+/// Maps a store error `e`, of kind `kind`, to an exit code and a hint, the
+/// same way for every store.
+pub fn store_failed(
+    e: impl fmt::Display,
+    kind: sentinel_store::ErrorKind<'_>,
+    about: &RecordCommands,
+) -> CliError {
+    use sentinel_store::ErrorKind;
+    match kind {
+        ErrorKind::NotFound { id } => {
+            CliError::error(format!("no {} \"{id}\"", about.record)).hint(about.list_hint)
+        }
+        ErrorKind::InvalidTransition => CliError::error(e).hint(about.show_hint),
+        ErrorKind::Invalid { field } => invalid_field(e, field, about.flags),
+        ErrorKind::MissingTable { table, layout } => missing_table(e, table, layout),
+        _ => CliError::error(e).hint(STATE_HINT),
+    }
 }
 
 pub fn invalid_field(

@@ -91,29 +91,25 @@ pub struct CloseArgs {
     json: bool,
 }
 
+/// How errors speak of break-glass events.
+const EVENTS: output::RecordCommands = output::RecordCommands {
+    record: "break-glass event",
+    list_hint: "list events with `sentinel breakglass-list`",
+    show_hint: "see the event with `sentinel breakglass-check ID`",
+    flags: &[
+        ("justification", "--justification"),
+        ("duration", "--duration"),
+        ("reason", "--reason"),
+        ("profile", "--profile"),
+        ("reason_code", "--reason-code"),
+    ],
+};
+
 /// Maps a break-glass error to an exit code and a hint.
 fn fail(e: Error) -> CliError {
     match e {
-        Error::Forbidden { .. } => CliError::denied(e),
-        Error::RateLimited { .. } => CliError::denied(e),
-        Error::NotFound { id } => CliError::error(format!("no break-glass event \"{id}\""))
-            .hint("list events with `sentinel breakglass-list`"),
-        Error::InvalidTransition { .. } => {
-            CliError::error(e).hint("see the event with `sentinel breakglass-check ID`")
-        }
-        Error::Invalid { field, .. } => output::invalid_field(
-            &e,
-            field,
-            &[
-                ("justification", "--justification"),
-                ("duration", "--duration"),
-                ("reason", "--reason"),
-                ("profile", "--profile"),
-                ("reason_code", "--reason-code"),
-            ],
-        ),
-        Error::MissingTable { ref table, layout } => output::missing_table(&e, table, layout),
-        other => CliError::error(other).hint(output::STATE_HINT),
+        Error::Forbidden { .. } | Error::RateLimited { .. } => CliError::denied(e),
+        e => output::store_failed(&e, e.kind(), &EVENTS),
     }
 }
 
@@ -184,38 +180,34 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> CliResult {
 /// `sentinel breakglass-list`
 pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     let store = ctx.breakglass().await?;
-    let limit = args.limit as usize;
-    let mut query = BreakGlassQuery::all().limit(limit.min(100));
+    let mut query = BreakGlassQuery::all();
     query.invoker = args.invoker.as_ref().map(ToString::to_string);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
     query.from = args.since;
     query.to = args.until;
-    let all = output::collect(limit, |after| {
-        let query = query.clone().after(after);
-        let store = &store.store;
-        async move {
-            let page = store.list(&query).await.map_err(fail)?;
-            Ok((page.events, page.next_page_token))
-        }
-    })
-    .await?;
-    let now = Timestamp::now();
-    output::listing(
-        &all,
+    let headers = [
+        "ID",
+        "STATUS",
+        "INVOKER",
+        "PROFILE",
+        "REASON",
+        "STARTED",
+        "ENDS",
+        "ESCALATED",
+    ];
+    let page = async |size, after| {
+        let query = query.clone().limit(size).after(after);
+        let page = store.store.list(&query).await.map_err(fail)?;
+        Ok((page.events, page.next_page_token))
+    };
+    output::list(
+        args.limit,
         args.json,
         "break-glass events",
-        &[
-            "ID",
-            "STATUS",
-            "INVOKER",
-            "PROFILE",
-            "REASON",
-            "STARTED",
-            "ENDS",
-            "ESCALATED",
-        ],
-        |e| {
+        &headers,
+        page,
+        |e, now| {
             vec![
                 e.id.clone(),
                 e.status_at(now).to_string(),
@@ -228,6 +220,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
             ]
         },
     )
+    .await
 }
 
 /// `sentinel breakglass-check`

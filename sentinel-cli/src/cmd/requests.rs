@@ -86,28 +86,24 @@ pub struct CancelArgs {
     json: bool,
 }
 
+/// How errors speak of access requests.
+const REQUESTS: output::RecordCommands = output::RecordCommands {
+    record: "access request",
+    list_hint: "list requests with `sentinel list`",
+    show_hint: "see the request with `sentinel check ID`",
+    flags: &[
+        ("justification", "--justification"),
+        ("duration", "--duration"),
+        ("comment", "--comment"),
+        ("profile", "--profile"),
+    ],
+};
+
 /// Maps a request-store or rule error to an exit code and a hint.
 fn fail(e: Error) -> CliError {
     match e {
-        Error::SelfApproval { .. } => CliError::denied(e),
-        Error::Forbidden { .. } => CliError::denied(e),
-        Error::NotFound { id } => CliError::error(format!("no access request \"{id}\""))
-            .hint("list requests with `sentinel list`"),
-        Error::InvalidTransition { .. } => {
-            CliError::error(e).hint("see the request with `sentinel check ID`")
-        }
-        Error::Invalid { field, .. } => output::invalid_field(
-            &e,
-            field,
-            &[
-                ("justification", "--justification"),
-                ("duration", "--duration"),
-                ("comment", "--comment"),
-                ("profile", "--profile"),
-            ],
-        ),
-        Error::MissingTable { ref table, layout } => output::missing_table(&e, table, layout),
-        other => CliError::error(other).hint(output::STATE_HINT),
+        Error::SelfApproval { .. } | Error::Forbidden { .. } => CliError::denied(e),
+        e => output::store_failed(&e, e.kind(), &REQUESTS),
     }
 }
 
@@ -200,35 +196,31 @@ pub async fn request(ctx: &Context, args: &RequestArgs) -> CliResult {
 /// `sentinel list`
 pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     let requests = ctx.requests().await?;
-    let limit = args.limit as usize;
-    let mut query = RequestQuery::all().limit(limit.min(100));
+    let mut query = RequestQuery::all();
     query.requester = args.requester.as_ref().map(ToString::to_string);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
-    let all = output::collect(limit, |after| {
-        let query = query.clone().after(after);
-        let store = &requests.store;
-        async move {
-            let page = store.list(&query).await.map_err(fail)?;
-            Ok((page.requests, page.next_page_token))
-        }
-    })
-    .await?;
-    let now = Timestamp::now();
-    output::listing(
-        &all,
+    let headers = [
+        "ID",
+        "STATUS",
+        "REQUESTER",
+        "PROFILE",
+        "DURATION",
+        "CREATED",
+        "DECIDED BY",
+    ];
+    let page = async |size, after| {
+        let query = query.clone().limit(size).after(after);
+        let page = requests.store.list(&query).await.map_err(fail)?;
+        Ok((page.requests, page.next_page_token))
+    };
+    output::list(
+        args.limit,
         args.json,
         "access requests",
-        &[
-            "ID",
-            "STATUS",
-            "REQUESTER",
-            "PROFILE",
-            "DURATION",
-            "CREATED",
-            "DECIDED BY",
-        ],
-        |r| {
+        &headers,
+        page,
+        |r, now| {
             vec![
                 r.id.clone(),
                 r.status_at(now).to_string(),
@@ -240,6 +232,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
             ]
         },
     )
+    .await
 }
 
 /// `sentinel check`
@@ -266,27 +259,25 @@ async fn decidable(ctx: &Context, requests: &Requests, id: &str) -> CliResult<Us
 
 /// `sentinel approve`
 pub async fn approve(ctx: &Context, args: &DecideArgs) -> CliResult {
-    let requests = ctx.requests().await?;
-    let user = decidable(ctx, &requests, &args.id).await?;
-    let r = requests
-        .store
-        .approve(&args.id, &user, args.comment.as_deref())
-        .await
-        .map_err(fail)?;
-    requests.sweep().await;
-    show(&r, args.json)?;
-    Ok(ExitCode::SUCCESS)
+    decide(ctx, args, true).await
 }
 
 /// `sentinel deny`
 pub async fn deny(ctx: &Context, args: &DecideArgs) -> CliResult {
+    decide(ctx, args, false).await
+}
+
+/// Approves (or denies) the request, as the caller, if they may decide it.
+async fn decide(ctx: &Context, args: &DecideArgs, approve: bool) -> CliResult {
     let requests = ctx.requests().await?;
     let user = decidable(ctx, &requests, &args.id).await?;
-    let r = requests
-        .store
-        .deny(&args.id, &user, args.comment.as_deref())
-        .await
-        .map_err(fail)?;
+    let comment = args.comment.as_deref();
+    let r = if approve {
+        requests.store.approve(&args.id, &user, comment).await
+    } else {
+        requests.store.deny(&args.id, &user, comment).await
+    }
+    .map_err(fail)?;
     requests.sweep().await;
     show(&r, args.json)?;
     Ok(ExitCode::SUCCESS)

@@ -82,18 +82,19 @@ pub struct LiftArgs {
     json: bool,
 }
 
+/// How errors speak of server sessions.
+const SESSIONS: output::RecordCommands = output::RecordCommands {
+    record: "server session",
+    list_hint: "list sessions with `sentinel server-sessions`",
+    show_hint: "see the session with `sentinel server-session ID`",
+    flags: &[],
+};
+
 fn fail(e: Error) -> CliError {
     match e {
-        Error::NotFound { id } => CliError::error(format!("no server session \"{id}\""))
-            .hint("list sessions with `sentinel server-sessions`"),
-        Error::InvalidTransition { .. } => {
-            CliError::error(e).hint("see the session with `sentinel server-session ID`")
-        }
-        Error::Invalid { .. } => CliError::error(e),
         Error::RevocationNotFound { .. } => CliError::error(e)
             .hint("a revocation of every profile is lifted without --profile, one of a single profile with it"),
-        Error::MissingTable { ref table, layout } => output::missing_table(&e, table, layout),
-        other => CliError::error(other).hint(output::STATE_HINT),
+        e => output::store_failed(&e, e.kind(), &SESSIONS),
     }
 }
 
@@ -121,35 +122,31 @@ fn show(s: &ServerSession, json: bool) -> CliResult<()> {
 /// `sentinel server-sessions`
 pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
     let store = ctx.sessions().await?;
-    let limit = args.limit as usize;
-    let mut query = SessionQuery::all().limit(limit.min(100));
+    let mut query = SessionQuery::all();
     query.user = args.user.as_ref().map(ToString::to_string);
     query.status = args.status;
     query.profile.clone_from(&args.profile);
-    let all = output::collect(limit, |after| {
-        let query = query.clone().after(after);
-        let store = &store;
-        async move {
-            let page = store.list(&query).await.map_err(fail)?;
-            Ok((page.sessions, page.next_page_token))
-        }
-    })
-    .await?;
-    let now = Timestamp::now();
-    output::listing(
-        &all,
+    let headers = [
+        "ID",
+        "STATUS",
+        "USER",
+        "PROFILE",
+        "STARTED",
+        "LAST ACCESS",
+        "REQUESTS",
+    ];
+    let page = async |size, after| {
+        let query = query.clone().limit(size).after(after);
+        let page = store.list(&query).await.map_err(fail)?;
+        Ok((page.sessions, page.next_page_token))
+    };
+    output::list(
+        args.limit,
         args.json,
         "server sessions",
-        &[
-            "ID",
-            "STATUS",
-            "USER",
-            "PROFILE",
-            "STARTED",
-            "LAST ACCESS",
-            "REQUESTS",
-        ],
-        |s| {
+        &headers,
+        page,
+        |s, now| {
             vec![
                 s.id.clone(),
                 s.status_at(now).to_string(),
@@ -161,6 +158,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> CliResult {
             ]
         },
     )
+    .await
 }
 
 /// `sentinel server-session`
