@@ -319,18 +319,18 @@ impl SessionStore for SqliteSessionStore {
         self.db
             .read_now(move |conn, now| {
                 // One read transaction for both reads: one snapshot, one lock.
-                let tx = conn.unchecked_transaction().map_err(db_err)?;
-                let revocation = revocations(&tx, &user, Some(&profile), now)?
-                    .into_iter()
-                    .next();
-                let session = match &id {
-                    Some(id) => load(&tx, id)?.map(|s| s.read_at(now)),
-                    None => None,
-                };
-                tx.commit().map_err(db_err)?;
-                Ok(Access {
-                    revocation,
-                    session,
+                sentinel_store::sqlite::snapshot(conn, |conn| {
+                    let revocation = revocations(conn, &user, Some(&profile), now)?
+                        .into_iter()
+                        .next();
+                    let session = match &id {
+                        Some(id) => load(conn, id)?.map(|s| s.read_at(now)),
+                        None => None,
+                    };
+                    Ok(Access {
+                        revocation,
+                        session,
+                    })
                 })
             })
             .await

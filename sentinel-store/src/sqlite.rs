@@ -63,6 +63,38 @@ pub fn status<T>(
     })
 }
 
+/// Runs the reads of `f` in one read transaction: one snapshot, one
+/// lock. `BEGIN` and `COMMIT` are prepared once per connection (a point
+/// read on the credential server's path does this on every request); when
+/// `f` fails the transaction is rolled back, so the connection never keeps
+/// a read lock that would hold back checkpoints.
+pub fn snapshot<T, E: From<Error>>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let run = |sql: &str| -> Result<()> {
+        conn.prepare_cached(sql)
+            .map_err(db_err)?
+            .execute([])
+            .map_err(db_err)?;
+        Ok(())
+    };
+    run("BEGIN")?;
+    match f(conn) {
+        Ok(v) => {
+            if let Err(e) = run("COMMIT") {
+                let _ = run("ROLLBACK");
+                return Err(e.into());
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = run("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// The row of `table` with primary key `id`, read through `row`; the
 /// statement is prepared once per connection and cached.
 pub fn load_by_id<T>(
