@@ -85,6 +85,7 @@ impl Context {
         self.aws
             .get_or_init(|| {
                 aws_config::defaults(BehaviorVersion::latest())
+                    .http_client(sentinel_store::aws::https_client())
                     .timeout_config(self.config.timeouts.timeout_config())
                     .load()
             })

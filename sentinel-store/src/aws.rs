@@ -9,7 +9,10 @@
 //! message: `STS at http://127.0.0.1:4566 did not answer in time:
 //! operation timeout (all attempts including retries) occurred after 12s`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -20,6 +23,26 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::Timeouts;
+
+/// The HTTPS client for every AWS SDK client Sentinel builds: hyper with
+/// rustls on *ring* (the SDK's own default is aws-lc, a second, larger
+/// crypto library), trusting the platform's root certificates. Give it to
+/// `aws_config::ConfigLoader::http_client` (or an SDK `Config` builder's
+/// `http_client`); the SDK crates are built without a default client, so a
+/// configuration without one cannot send requests. Built once, shared by
+/// every caller (one connection pool).
+pub fn https_client() -> SharedHttpClient {
+    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https()
+        })
+        .clone()
+}
 
 impl Timeouts {
     /// The SDK timeout configuration: connect timeout, operation attempt

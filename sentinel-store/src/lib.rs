@@ -18,6 +18,8 @@ pub mod secs;
 pub mod sqlite;
 mod sweep;
 mod timeouts;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use check::{MAX_NAME_LEN, check_name, check_text, new_id};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -163,6 +163,7 @@ macro_rules! require_aws {
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .empty_test_environment()
+        .http_client(sentinel_store::aws::https_client())
         .region(Region::new(TEST_REGION))
         .credentials_provider(Credentials::new(
             "testing",

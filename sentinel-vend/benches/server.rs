@@ -131,6 +131,7 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         start(dir.path(), Arc::new(sessions)).await
     });
+    sentinel_store::tls::crypto_provider(); // reqwest has no provider of its own
     let client = reqwest::Client::new();
     let fetch = || async {
         let resp = client

@@ -281,13 +281,18 @@ impl Prepared {
 /// The base AWS configuration for `profile` (see the module docs), with
 /// the limits `timeouts` on every call.
 pub async fn base_config(profile: &AwsProfile, timeouts: &Timeouts) -> SdkConfig {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts.timeout_config());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sentinel_store::aws::https_client())
+        .timeout_config(timeouts.timeout_config());
     loader = match &profile.source_profile {
         // Exactly the source profile's credentials, as the AWS CLI does:
         // not environment keys that happen to be set.
         Some(source) => loader.profile_name(source).credentials_provider(
             ProfileFileCredentialsProvider::builder()
+                .configure(
+                    &aws_config::provider_config::ProviderConfig::default()
+                        .with_http_client(sentinel_store::aws::https_client()),
+                )
                 .profile_name(source)
                 .build(),
         ),

@@ -133,6 +133,8 @@ impl CredentialClient {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let loopback = host.eq_ignore_ascii_case("localhost")
             || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        // reqwest is built without a crypto provider of its own.
+        sentinel_store::tls::crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(limit)
             .timeout(limit)

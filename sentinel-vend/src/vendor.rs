@@ -619,6 +619,7 @@ mod tests {
         });
         let config = aws_sdk_sts::Config::builder()
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .http_client(sentinel_store::aws::https_client())
             .region(aws_sdk_sts::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sts::config::Credentials::new(
                 "AKIAEXAMPLE",

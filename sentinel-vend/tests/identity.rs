@@ -102,6 +102,7 @@ fn usernames_are_never_reduced_or_cut() {
 fn client(endpoint: &str, creds: Option<Credentials>) -> aws_sdk_sts::Client {
     let mut b = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(sentinel_store::aws::https_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled());
@@ -146,6 +147,7 @@ async fn missing_credentials_say_how_to_configure_them() {
     let provider = aws_credential_types::provider::SharedCredentialsProvider::new(NoCreds);
     let conf = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(sentinel_store::aws::https_client())
         .region(Region::new("us-east-1"))
         .endpoint_url("http://127.0.0.1:1")
         .credentials_provider(provider)

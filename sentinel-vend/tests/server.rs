@@ -94,7 +94,7 @@ fn log_lines(s: &Server) -> Vec<serde_json::Value> {
 }
 
 async fn get(s: &Server, token: Option<&str>, host: Option<&str>) -> (u16, serde_json::Value) {
-    let mut req = reqwest::Client::new().get(&s.url);
+    let mut req = http_client().get(&s.url);
     if let Some(t) = token {
         req = req.header("Authorization", t);
     }
@@ -180,7 +180,7 @@ async fn never_serves_credentials_inside_the_refresh_margin() {
 #[tokio::test]
 async fn bad_requests_get_json_errors() {
     let s = start(None).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     for (query, code) in [
         ("?profile=prod", "wrong_profile"),
         ("?duration=soon", "bad_duration"),
@@ -302,7 +302,7 @@ async fn unknown_paths_methods_and_queries_get_json_and_only_after_authenticatio
 #[tokio::test]
 async fn the_cache_stays_bounded_whatever_durations_are_asked() {
     let s = start(Some(Duration::from_secs(12 * 3600))).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let fetch = |duration: u64| {
         client
             .get(format!("{}?duration={duration}", s.url))
@@ -329,7 +329,7 @@ async fn the_cache_stays_bounded_whatever_durations_are_asked() {
 async fn a_client_can_shorten_credentials_but_never_lengthen_them() {
     // Default: one hour, whatever the child asks for.
     let s = start(None).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     for asked in ["43200", "12h", "2h"] {
         let res = client
             .get(format!("{}?duration={asked}", s.url))
@@ -515,4 +515,10 @@ mod client {
         assert!(started.elapsed() < Duration::from_secs(3));
         held.abort();
     }
+}
+
+/// A reqwest client (reqwest is built without a crypto provider of its own).
+fn http_client() -> reqwest::Client {
+    sentinel_store::tls::crypto_provider();
+    reqwest::Client::new()
 }

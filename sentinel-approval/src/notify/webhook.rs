@@ -130,6 +130,8 @@ fn redact(url: &Url) -> String {
 
 /// The HTTP client: no redirects, `connect` limit on connecting.
 fn http_client(connect: Duration) -> Result<reqwest::Client, NotifyError> {
+    // reqwest is built without a crypto provider of its own.
+    sentinel_store::tls::crypto_provider();
     // Redirects are not followed: the signed body goes only where it
     // was configured to go, and a 3xx is reported as a rejection.
     reqwest::Client::builder()
