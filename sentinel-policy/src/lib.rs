@@ -13,6 +13,7 @@ mod policy;
 mod schema;
 pub mod store;
 mod strict;
+mod tight;
 mod tree;
 mod types;
 mod username;
