@@ -19,6 +19,7 @@ mod types;
 mod username;
 mod validate;
 mod window;
+mod yaml;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;

@@ -27,9 +27,10 @@ const TOP_LEVEL: &[&str] = &[
 /// Parses and validates a document. Returns every problem found, sorted
 /// by position.
 pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
-    // JSON that the fast reader takes and that turns out valid needs no
-    // positions; anything else is read (again) with them.
-    if let Some(doc) = crate::json::read(text) {
+    // A document that a fast reader takes and that turns out valid needs
+    // no positions; anything else is read (again) with them. JSON is
+    // YAML: what the JSON reader leaves, the YAML one may take.
+    if let Some(doc) = crate::json::read(text).or_else(|| crate::yaml::read(text)) {
         let mut c = Collector::new(None);
         validate_document(&doc, &mut c);
         if c.problems.is_empty() {
@@ -39,7 +40,7 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
     parse_slowly(text)
 }
 
-/// [`parse_document`] without the fast way in for JSON.
+/// [`parse_document`] without the fast readers.
 pub(crate) fn parse_slowly(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
     let (value, tree) = read_tree(text).map_err(|p| vec![p])?;
     document(value, Some(&tree))
