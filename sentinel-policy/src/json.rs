@@ -7,10 +7,12 @@
 //! intermediate value. This reader only takes documents it reads exactly
 //! as the YAML reader and [`crate::strict`] would: plain ASCII, no escapes,
 //! no tabs, no duplicate keys, a struct only from a mapping, an enum only
-//! from text, no empty value where an optional field is expected. For
-//! anything else, and whenever the document turns out to have a problem,
-//! the caller reads the text again the slow way, so problems and their
-//! positions are exactly those of the YAML reader.
+//! from text, no empty value where an optional field is expected (the
+//! wrapper [`crate::tight::Tight`] is shared with [`crate::yaml`]). Anything
+//! else is left to the fast YAML reader, then the slow way; whenever the
+//! document turns out to have a problem, the caller reads the text again
+//! the slow way, so problems and their positions are exactly those of the
+//! YAML reader.
 
 use serde::Deserialize;
 

@@ -1,7 +1,16 @@
-//! From text to a [`PolicyDocument`]: the text is read into a tree that
-//! remembers where every node came from ([`crate::tree`]), then deserialized
-//! piece by piece so that one broken rule does not hide the problems of the
-//! next. Every problem gets the line and column of the field it names.
+//! From text to a [`PolicyDocument`].
+//!
+//! A valid document needs no positions, so the text is first read by a
+//! fast reader straight into the document types ([`crate::json`] for
+//! JSON, [`crate::yaml`] for YAML and the JSON the first leaves) and
+//! validated. The fast readers take only what they read exactly as the
+//! slow way below would, and give up on anything else.
+//!
+//! The slow way, for every document a fast reader leaves or that turns
+//! out to have a problem: the text is read into a tree that remembers
+//! where every node came from ([`crate::tree`]), then deserialized piece by
+//! piece so that one broken rule does not hide the problems of the next.
+//! Every problem gets the line and column of the field it names.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
