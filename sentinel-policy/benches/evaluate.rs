@@ -18,7 +18,9 @@
 //!   compiles an already parsed document; `yaml_scanner_floor` runs
 //!   saphyr's parser over the YAML text (events only, no tree) and
 //!   `json_syntax_floor` serde_json over the JSON text (nothing kept), the
-//!   floors under the two whole loads; `cedar_policy_set_parse` parses
+//!   floors under the two whole loads (the text is valid, so both loads
+//!   take the fast readers and never build a position tree);
+//!   `cedar_policy_set_parse` parses
 //!   the same rules as Cedar policies, for the ratio. Run only these with
 //!   `cargo bench -p sentinel-policy --bench evaluate -- compile/`.
 //!

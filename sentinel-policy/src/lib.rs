@@ -13,11 +13,13 @@ mod policy;
 mod schema;
 pub mod store;
 mod strict;
+mod tight;
 mod tree;
 mod types;
 mod username;
 mod validate;
 mod window;
+mod yaml;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;

@@ -1,7 +1,16 @@
-//! From text to a [`PolicyDocument`]: the text is read into a tree that
-//! remembers where every node came from ([`crate::tree`]), then deserialized
-//! piece by piece so that one broken rule does not hide the problems of the
-//! next. Every problem gets the line and column of the field it names.
+//! From text to a [`PolicyDocument`].
+//!
+//! A valid document needs no positions, so the text is first read by a
+//! fast reader straight into the document types ([`crate::json`] for
+//! JSON, [`crate::yaml`] for YAML and the JSON the first leaves) and
+//! validated. The fast readers take only what they read exactly as the
+//! slow way below would, and give up on anything else.
+//!
+//! The slow way, for every document a fast reader leaves or that turns
+//! out to have a problem: the text is read into a tree that remembers
+//! where every node came from ([`crate::tree`]), then deserialized piece by
+//! piece so that one broken rule does not hide the problems of the next.
+//! Every problem gets the line and column of the field it names.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -27,9 +36,10 @@ const TOP_LEVEL: &[&str] = &[
 /// Parses and validates a document. Returns every problem found, sorted
 /// by position.
 pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
-    // JSON that the fast reader takes and that turns out valid needs no
-    // positions; anything else is read (again) with them.
-    if let Some(doc) = crate::json::read(text) {
+    // A document that a fast reader takes and that turns out valid needs
+    // no positions; anything else is read (again) with them. JSON is
+    // YAML: what the JSON reader leaves, the YAML one may take.
+    if let Some(doc) = crate::json::read(text).or_else(|| crate::yaml::read(text)) {
         let mut c = Collector::new(None);
         validate_document(&doc, &mut c);
         if c.problems.is_empty() {
@@ -39,7 +49,7 @@ pub(crate) fn parse_document(text: &str) -> Result<PolicyDocument, Vec<Problem>>
     parse_slowly(text)
 }
 
-/// [`parse_document`] without the fast way in for JSON.
+/// [`parse_document`] without the fast readers.
 pub(crate) fn parse_slowly(text: &str) -> Result<PolicyDocument, Vec<Problem>> {
     let (value, tree) = read_tree(text).map_err(|p| vec![p])?;
     document(value, Some(&tree))

@@ -365,14 +365,23 @@ fn check_rules(
         );
     }
     let mut names = Names::new("rules");
-    let mut by_index: BTreeMap<usize, (Option<&str>, Option<&Rule>)> = BTreeMap::new();
-    for (i, name) in rule_names {
-        by_index.entry(*i).or_default().0 = Some(*name);
-    }
-    for (i, rule) in rules {
-        by_index.entry(*i).or_default().1 = Some(*rule);
-    }
-    for (i, (name, rule)) in by_index {
+    names.seen.reserve(rule_names.len());
+    // Names and rules by index: both lists come in index order, so this
+    // sort only merges two runs.
+    let mut by_index: Vec<(usize, Option<&str>, Option<&Rule>)> =
+        Vec::with_capacity(rule_names.len() + rules.len());
+    by_index.extend(rule_names.iter().map(|(i, n)| (*i, Some(*n), None)));
+    by_index.extend(rules.iter().map(|(i, r)| (*i, None, Some(*r))));
+    by_index.sort_by_key(|(i, _, _)| *i);
+    by_index.dedup_by(|later, first| {
+        if later.0 != first.0 {
+            return false;
+        }
+        first.1 = later.1.or(first.1);
+        first.2 = later.2.or(first.2);
+        true
+    });
+    for (i, name, rule) in by_index {
         let at = root.idx(i);
         if let Some(name) = name {
             names.check(c, "rule", at.key("name"), i, name);
