@@ -728,45 +728,65 @@ async fn file_rewritten_in_place_is_never_read_half_written() {
 
 #[tokio::test]
 async fn file_that_keeps_changing_is_refused_not_parsed() {
+    const SETTLE: Duration = Duration::from_millis(100);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.yaml");
     std::fs::write(&path, TORN_OLD).unwrap();
     // Waits at most 1 s (or 20 settle times) for a settled file.
-    let store = FilePolicyStore::new(&path).with_settle_time(Duration::from_millis(100));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (path, done) = (path.clone(), Arc::clone(&done));
-        std::thread::spawn(move || {
-            let until = std::time::Instant::now() + Duration::from_millis(3500);
-            while std::time::Instant::now() < until {
-                rewrite_in_place(&path, TORN_NEW, &[1], Duration::from_millis(1));
+    let store = FilePolicyStore::new(&path).with_settle_time(SETTLE);
+    // On a loaded machine the writer thread can itself stall for a settle
+    // time; the file then really was left alone and reading it is right.
+    // Such a run says nothing, so it is run again (a few times at most).
+    for attempt in 1..=5 {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, done) = (path.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let until = std::time::Instant::now() + Duration::from_millis(3500);
+                let mut last = std::time::Instant::now();
+                let mut longest_gap = Duration::ZERO;
+                while std::time::Instant::now() < until {
+                    rewrite_in_place(&path, TORN_NEW, &[1], Duration::from_millis(1));
+                    longest_gap = longest_gap.max(last.elapsed());
+                    last = std::time::Instant::now();
+                }
+                done.store(true, Ordering::SeqCst);
+                longest_gap
+            })
+        };
+        // Let the writer start.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let result = store.get("dev").await;
+        let waited = started.elapsed();
+        let longest_gap = writer.join().unwrap();
+        match result {
+            Err(Error::Backend { backend, source }) => {
+                assert_eq!(backend, "file");
+                let message = source.to_string();
+                assert!(message.contains(&path.display().to_string()), "{message}");
+                assert!(message.contains("kept changing"), "{message}");
+                assert!(message.contains("renamed"), "{message}");
+                // Refused before the writer stopped: the wait is bounded.
+                assert!(
+                    waited < Duration::from_millis(3500),
+                    "bounded wait, took {waited:?}"
+                );
+                // Once the file is left alone it is read again.
+                tokio::time::sleep(SETTLE + Duration::from_millis(50)).await;
+                assert_eq!(store.get("dev").await.unwrap().rule_count(), 2);
+                return;
             }
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-    // Let the writer start.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = std::time::Instant::now();
-    let result = store.get("dev").await;
-    let waited = started.elapsed();
-    writer.join().unwrap();
-    match result {
-        Err(Error::Backend { backend, source }) => {
-            assert_eq!(backend, "file");
-            let message = source.to_string();
-            assert!(message.contains(&path.display().to_string()), "{message}");
-            assert!(message.contains("kept changing"), "{message}");
-            assert!(message.contains("renamed"), "{message}");
+            other if longest_gap >= SETTLE && attempt < 5 => {
+                eprintln!(
+                    "attempt {attempt}: the writer stalled for {longest_gap:?} ({other:?}); again"
+                );
+            }
+            other => panic!(
+                "expected a backend error, got {other:?} (the writer's longest stall: {longest_gap:?})"
+            ),
         }
-        other => panic!("expected a backend error, got {other:?}"),
     }
-    assert!(
-        waited < Duration::from_millis(3000),
-        "bounded wait, took {waited:?}"
-    );
-    // Once the file is left alone it is read again.
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(store.get("dev").await.unwrap().rule_count(), 2);
 }
 
 #[tokio::test]
